@@ -1,0 +1,470 @@
+"""``Client``: validated settings, the aiohttp session, and the request pipeline.
+
+Pipeline per call: split options → expand template → encode query → serialise JSON once → (per attempt)
+sign in the middleware → send → verify in the middleware → :class:`Response` or a typed error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import platform
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+import orjson
+import yarl
+
+from . import _config, crypto
+from ._chain import Node
+from ._options import build_query, check_headers, split_options
+from ._response import Response
+from ._template import Template, parse
+from ._version import __version__
+from .errors import (
+    APIError,
+    ConfigError,
+    OutcomeUnknown,
+    RequestTimeout,
+    TemplateError,
+    TransportError,
+    VerificationError,
+)
+from .middleware import WECHATPAY_HOSTS, RequestContext, WeChatPayMiddleware, current_context
+from .retry import RetryPolicy, is_idempotent
+from .signing import RSASigner, Signer, Verifier
+
+__all__ = ["Client", "RequestEvent"]
+
+logger = logging.getLogger("wechatpay_chain")
+
+USER_AGENT = (
+    f"wechatpay-chain/{__version__} aiohttp/{aiohttp.__version__} "
+    f"Python/{platform.python_version()} ({platform.system()}/{platform.release()})"
+)
+_ACCEPT = "application/json"
+_DEFAULT_TIMEOUT = aiohttp.ClientTimeout(total=15.0, sock_connect=5.0)
+_BACKUPS = {"api.mch.weixin.qq.com": "api2.mch.weixin.qq.com", "api.wechatpay.cn": "api2.wechatpay.cn"}
+_DEFAULT_RETRY = RetryPolicy()
+
+
+@dataclass(frozen=True, slots=True)
+class RequestEvent:
+    """What a hook learns after each attempt (never headers or bodies, so never a secret)."""
+
+    method: str
+    template: str
+    url: str
+    attempt: int
+    status: int | None
+    duration: float
+    request_id: str | None
+    error: str | None
+
+
+@dataclass(slots=True)
+class Prepared:
+    """A request ready to send: everything validated, the body serialised once."""
+
+    method: str
+    template: Template
+    url: yarl.URL
+    body: bytes
+    headers: dict[str, str]
+    timeout: aiohttp.ClientTimeout | None
+    extra_hosts: frozenset[str]
+    idempotent: bool
+    sign_body: bytes | None = None
+
+
+class Client:
+    """Async WeChat Pay client. Use as ``async with Client(...) as wxpay:`` and chain from it.
+
+    ``private_key``: ``file://`` path, PEM text/bytes or key object. ``certs``: ``serial → key`` for
+    verifying answers; platform certificates and ``PUB_KEY_ID_…`` public keys may be mixed.
+    """
+
+    def __init__(
+        self,
+        mchid: str,
+        serial: str | None = None,
+        private_key: Any = None,
+        certs: Mapping[str, Any] | None = None,
+        *,
+        base_url: str = _config.DEFAULT_BASE_URL,
+        backup_base_url: str | None = None,
+        timeout: float | aiohttp.ClientTimeout = _DEFAULT_TIMEOUT,
+        session: aiohttp.ClientSession | None = None,
+        passphrase: str | bytes | None = None,
+        apiv3_key: str | None = None,
+        apiv2_key: str | None = None,
+        signer: Signer | None = None,
+        retry: RetryPolicy | None = _DEFAULT_RETRY,
+        limit: int = 100,
+        limit_per_host: int = 0,
+        hooks: Sequence[Callable[[RequestEvent], None]] = (),
+        validate: bool = False,
+        clock: Callable[[], float] = time.time,
+        nonce_factory: Callable[[], str] = crypto.nonce,
+        user_agent: str | None = None,
+    ) -> None:
+        self.mchid = _config.check_mchid(mchid)
+        self.base_url = _config.check_base_url(base_url)
+        self.apiv3_key = _config.check_apiv3_key(apiv3_key)
+        self.apiv2_key = _config.check_apiv2_key(apiv2_key)
+        v3_given = serial is not None or private_key is not None or signer is not None or bool(certs)
+        self.serial: str | None = None
+        self._signer: Signer | None = None
+        self._verifier: Verifier | None = None
+        if v3_given or self.apiv2_key is None:
+            self.serial = _config.check_serial(serial)
+            if signer is None:
+                key = _config.load_key(private_key, passphrase)
+                signer = RSASigner(self.mchid, self.serial, key, clock=clock, nonce_factory=nonce_factory)
+            self._signer = signer
+            keys = _config.load_certs(certs, self.serial)
+            if not keys and self.apiv3_key is None:
+                raise ConfigError(
+                    "certs",
+                    "is empty: give the WeChat Pay platform certificates or public key ({'PUB_KEY_ID_...': "
+                    "'file:///path/pub_key.pem'}) so answers can be verified, or apiv3_key to download them",
+                )
+            self._verifier = Verifier(keys, clock=clock)
+        if backup_base_url is not None:
+            self.backup_base_url: str | None = _config.check_base_url(backup_base_url, "backup_base_url")
+        else:
+            host = yarl.URL(self.base_url).host or ""
+            self.backup_base_url = (
+                self.base_url.replace(host, _BACKUPS[host], 1) if host in _BACKUPS else None
+            )
+        self.timeout = _config.make_timeout(timeout)
+        if retry is not None and not isinstance(retry, RetryPolicy):
+            raise ConfigError("retry", "must be a RetryPolicy or None")
+        self.retry = retry or RetryPolicy(attempts=1)
+        if not isinstance(limit, int) or limit < 0 or not isinstance(limit_per_host, int) or limit_per_host < 0:
+            raise ConfigError("limit", "connection limits must be non-negative integers (0 = unlimited)")
+        self._limits = (limit, limit_per_host)
+        self._hooks = tuple(hooks)
+        self.validate = bool(validate)
+        self._user_agent = user_agent or USER_AGENT
+        base_hosts = {yarl.URL(self.base_url).host or ""}
+        if self.backup_base_url:
+            base_hosts.add(yarl.URL(self.backup_base_url).host or "")
+        self._hosts = WECHATPAY_HOSTS | base_hosts
+        self._middleware = (
+            WeChatPayMiddleware(self._signer, self._verifier, hosts=self._hosts) if self._signer else None
+        )
+        self._session = session
+        self._owns_session = session is None
+        self._closed = False
+        self._inflight = 0
+        self._root = Node(self, "")
+
+    # -- chain entry points -------------------------------------------------------------------------------
+    def __getattr__(self, name: str) -> Node:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self._root, name)  # type: ignore[no-any-return]
+
+    def __getitem__(self, path: str) -> Node:
+        return self._root[path]
+
+    def chain(self, path: str) -> Node:
+        """The node for ``path`` taken literally (no case conversion), e.g. ``"v3/pay/transactions/id/{id}"``."""
+        return self._root[path]
+
+    @property
+    def verifier(self) -> Verifier | None:
+        """The response verifier (its key map is updated by the certificate manager)."""
+        return self._verifier
+
+    # -- lifecycle ------------------------------------------------------------------------------------------
+    async def __aenter__(self) -> Client:
+        self._ensure_open()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the session we created (an injected session is left open). Idempotent."""
+        self._closed = True
+        if self._session is not None and self._owns_session and not self._session.closed:
+            await self._session.close()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def _ensure_open(self) -> None:
+        if self._closed:
+            raise TransportError("this client is closed; create a new one")
+
+    def _get_session(self) -> aiohttp.ClientSession:
+        session = self._session
+        if session is None:
+            limit, per_host = self._limits
+            session = self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=limit, limit_per_host=per_host, keepalive_timeout=30),
+                timeout=self.timeout,
+                headers={"Accept": _ACCEPT, "User-Agent": self._user_agent},
+                raise_for_status=False,
+                middlewares=(self._middleware,) if self._middleware else (),
+            )
+        return session
+
+    # -- request pipeline -----------------------------------------------------------------------------------
+    def _call(
+        self, method: str, template: Template, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Awaitable[Response]:
+        prepared = self._prepare(method, template, args, kwargs)
+        return self._send(prepared)
+
+    def _prepare(self, method: str, template: Template, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Prepared:
+        """Validate and build everything that can be built before I/O."""
+        self._ensure_open()
+        values, opts = split_options(template, args, kwargs)
+        path = template.expand(values)
+        base = self.base_url
+        extra: frozenset[str] = frozenset()
+        if "base_uri" in opts:
+            try:
+                base = _config.check_base_url(opts["base_uri"], "base_uri")
+            except ConfigError as exc:
+                raise TemplateError(str(exc)) from None
+            extra = frozenset({yarl.URL(base).host or ""})
+        if path.startswith(("https://", "http://")):
+            full = path
+        elif path.startswith("/"):
+            origin = yarl.URL(base).origin()
+            full = str(origin) + path
+        else:
+            full = base + path
+        query = opts.get("query")
+        if query:
+            qs = build_query(query)
+            if qs:
+                full += ("&" if "?" in full else "?") + qs
+        url = yarl.URL(full, encoded=True)
+        host = url.host or ""
+        if host not in self._hosts and host not in extra:
+            raise TemplateError(
+                f"{full!r} is not on a WeChat Pay API host, the base_url or the base_uri given; "
+                "the merchant Authorization is never sent elsewhere"
+            )
+        headers = check_headers(opts["headers"]) if "headers" in opts else {}
+        body = b""
+        payload = opts.get("json")
+        if payload is not None:
+            if "body" in opts:
+                raise TemplateError("give either json or body, not both")
+            if opts.get("validate", self.validate):
+                from .schema import validate_request
+
+                validate_request(method, template.source, payload)
+            try:
+                body = orjson.dumps(payload)
+            except TypeError as exc:
+                raise TemplateError(f"json: cannot serialise ({exc})") from None
+            headers.setdefault("Content-Type", "application/json")
+        elif "body" in opts:
+            raw = opts["body"]
+            if isinstance(raw, str):
+                body = raw.encode()
+            elif isinstance(raw, bytes | bytearray):
+                body = bytes(raw)
+            else:
+                raise TemplateError(f"body must be bytes or str, not {type(raw).__name__}")
+            if body and not any(k.lower() == "content-type" for k in headers):
+                headers["Content-Type"] = "application/json"
+        timeout = _config.make_timeout(opts["timeout"], "timeout") if "timeout" in opts else None
+        marked = opts.get("idempotent")
+        return Prepared(
+            method=method,
+            template=template,
+            url=url,
+            body=body,
+            headers=headers,
+            timeout=timeout,
+            extra_hosts=extra,
+            idempotent=is_idempotent(method, template.names, payload, marked),
+        )
+
+    async def _send(self, req: Prepared) -> Response:
+        if self._middleware is None:
+            raise ConfigError("serial", "APIv3 calls need serial, private_key and certs")
+        self._ensure_open()
+        policy = self.retry
+        started = time.monotonic()
+        url = req.url
+        backup = yarl.URL(self.backup_base_url) if self.backup_base_url else None
+        attempt = 0
+        self._inflight += 1
+        try:
+            while True:
+                attempt += 1
+                try:
+                    return await self._attempt(req, url, attempt)
+                except _Retryable as exc:
+                    if exc.failover and backup is not None and url.host != backup.host:
+                        # Nothing reached the primary: the same signed path is valid on the backup host.
+                        logger.info("wechatpay_chain: %s unreachable, failing over to %s", url.host, backup.host)
+                        url = url.with_scheme(backup.scheme).with_host(backup.host or "").with_port(backup.port)
+                        continue
+                    if not exc.safe or attempt >= policy.attempts:
+                        raise exc.error from exc.error.__cause__
+                    delay = policy.delay(attempt, exc.retry_after)
+                    if time.monotonic() - started + delay >= policy.budget:
+                        raise exc.error from exc.error.__cause__
+                    await asyncio.sleep(delay)
+        finally:
+            self._inflight -= 1
+
+    async def _attempt(self, req: Prepared, url: yarl.URL, attempt: int) -> Response:
+        ctx = RequestContext(extra_hosts=req.extra_hosts | {url.host or ""}, sign_body=req.sign_body)
+        token = current_context.set(ctx)
+        session = self._get_session()
+        t0 = time.monotonic()
+        status: int | None = None
+        request_id: str | None = None
+        error: str | None = None
+        try:
+            async with session.request(
+                req.method,
+                url,
+                data=req.body or None,
+                headers=req.headers,
+                timeout=req.timeout or self.timeout,
+                allow_redirects=False,
+                middlewares=None if self._owns_session else (self._middleware,),  # type: ignore[arg-type]
+            ) as resp:
+                status = resp.status
+                request_id = resp.headers.get("Request-ID")
+                raw = await resp.read()
+                headers = resp.headers
+        except VerificationError as exc:
+            error = exc.reason
+            raise
+        except (asyncio.TimeoutError, aiohttp.ServerTimeoutError) as exc:
+            error = "timeout"
+            failure: TransportError = RequestTimeout(f"{req.method} {req.template.source} timed out")
+            raise self._transport_failure(req, failure, exc, sent=True) from exc
+        except aiohttp.ClientConnectorError as exc:
+            error = "connect"
+            failure = TransportError(f"cannot connect to {url.host}:{url.port}: {exc.os_error or exc}")
+            raise _Retryable(failure, exc, safe=True, failover=True) from exc
+        except (aiohttp.ClientError, OSError) as exc:
+            error = type(exc).__name__
+            if self._closed:
+                raise TransportError("the client was closed while the request was in flight") from exc
+            failure = TransportError(f"{req.method} {req.template.source}: {type(exc).__name__}: {exc}")
+            raise self._transport_failure(req, failure, exc, sent=True) from exc
+        finally:
+            current_context.reset(token)
+            if self._hooks or logger.isEnabledFor(logging.DEBUG):
+                self._report(req, url, attempt, status, time.monotonic() - t0, request_id, error)
+        if status < 200 or status >= 300:
+            api_error = _api_error(status, raw, headers)
+            if status in self.retry.statuses:
+                if req.idempotent or status == 429:
+                    raise _Retryable(api_error, None, safe=True, retry_after=headers.get("Retry-After"))
+                if status >= 500:
+                    unknown = OutcomeUnknown(
+                        f"{req.method} {req.template.source} got {api_error}; it carries no merchant request "
+                        "number, so it was not retried and may or may not have been applied"
+                    )
+                    unknown.__cause__ = api_error
+                    raise unknown
+            raise api_error
+        return Response(status, headers, raw, str(url), ctx.verified_serial)
+
+    def _transport_failure(
+        self, req: Prepared, failure: TransportError, cause: BaseException, *, sent: bool
+    ) -> BaseException:
+        if req.idempotent:
+            failure.__cause__ = cause
+            return _Retryable(failure, cause, safe=True)
+        unknown: TransportError = OutcomeUnknown(
+            f"{failure}; the request carries no merchant request number, so it was not retried and may "
+            "or may not have been applied: query before retrying"
+        )
+        if isinstance(failure, RequestTimeout):
+            unknown.__cause__ = failure
+        return unknown
+
+    def _report(
+        self,
+        req: Prepared,
+        url: yarl.URL,
+        attempt: int,
+        status: int | None,
+        duration: float,
+        request_id: str | None,
+        error: str | None,
+    ) -> None:
+        logger.debug(
+            "wechatpay_chain: %s %s attempt=%d status=%s %.1fms request_id=%s error=%s",
+            req.method,
+            url.path,
+            attempt,
+            status,
+            duration * 1000,
+            request_id,
+            error,
+        )
+        if self._hooks:
+            event = RequestEvent(req.method, req.template.source, str(url), attempt, status, duration, request_id, error)
+            for hook in self._hooks:
+                try:
+                    hook(event)
+                except Exception:
+                    logger.exception("wechatpay_chain: request hook %r failed", hook)
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "open"
+        return f"<Client mchid={self.mchid!r} serial={self.serial!r} base_url={self.base_url!r} {state}>"
+
+
+class _Retryable(Exception):
+    """Internal: an attempt failed in a way that may be retried (carries the error to raise if not)."""
+
+    def __init__(
+        self,
+        error: Exception,
+        cause: BaseException | None,
+        *,
+        safe: bool,
+        failover: bool = False,
+        retry_after: str | None = None,
+    ) -> None:
+        super().__init__(str(error))
+        self.error = error
+        if cause is not None and error.__cause__ is None:
+            error.__cause__ = cause
+        self.safe = safe
+        self.failover = failover
+        self.retry_after = retry_after
+
+
+def _api_error(status: int, raw: bytes, headers: Mapping[str, str]) -> APIError:
+    code = message = None
+    detail: Any = None
+    try:
+        doc = orjson.loads(raw) if raw else None
+    except orjson.JSONDecodeError:
+        doc = None
+    if isinstance(doc, dict):
+        code = doc.get("code") if isinstance(doc.get("code"), str) else None
+        message = doc.get("message") if isinstance(doc.get("message"), str) else None
+        detail = doc.get("detail")
+    elif raw:
+        message = raw[:200].decode("utf-8", "replace")
+    return APIError(status, code, message, detail, headers.get("Request-ID"), raw[:65536], _safe_headers(headers))
+
+
+def _safe_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    return {k: v for k, v in headers.items() if k.lower() not in ("set-cookie", "authorization")}
+

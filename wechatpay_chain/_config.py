@@ -1,0 +1,130 @@
+"""Constructor validation: every problem is a :class:`ConfigError` naming the field, raised before any I/O."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+import yarl
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from . import crypto
+from .errors import ConfigError
+
+__all__ = ["DEFAULT_BASE_URL", "Settings", "check_base_url", "load_certs", "load_key", "make_timeout"]
+
+DEFAULT_BASE_URL = "https://api.mch.weixin.qq.com/"
+_MCHID = re.compile(r"^[0-9]{1,32}$")
+_SERIAL = re.compile(r"^[0-9A-Fa-f]{1,64}$")
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Validated client settings. Key objects never appear in the repr."""
+
+    mchid: str
+    serial: str | None
+    private_key: rsa.RSAPrivateKey | None = field(repr=False)
+    certs: dict[str, rsa.RSAPublicKey] = field(repr=False)
+    base_url: str
+    apiv3_key: str | None = field(repr=False, default=None)
+    apiv2_key: str | None = field(repr=False, default=None)
+
+
+def check_mchid(mchid: Any) -> str:
+    if isinstance(mchid, int) and not isinstance(mchid, bool):
+        mchid = str(mchid)
+    if not isinstance(mchid, str) or not mchid:
+        raise ConfigError("mchid", f"must be the merchant id as a string of digits, got {type(mchid).__name__}")
+    if not _MCHID.match(mchid):
+        raise ConfigError("mchid", f"must be digits only, got {mchid[:40]!r}")
+    return mchid
+
+
+def check_serial(serial: Any) -> str:
+    if not isinstance(serial, str) or not serial:
+        raise ConfigError(
+            "serial", f"must be the merchant API certificate serial (hex string), got {type(serial).__name__}"
+        )
+    if not _SERIAL.match(serial):
+        raise ConfigError("serial", f"must be hexadecimal (as shown by the merchant platform), got {serial[:70]!r}")
+    return serial.upper()
+
+
+def load_key(private_key: Any, passphrase: str | bytes | None) -> rsa.RSAPrivateKey:
+    if private_key is None or private_key == "":
+        raise ConfigError("private_key", "is required for APIv3 (file:///path/apiclient_key.pem, PEM text or a key)")
+    try:
+        return crypto.load_private_key(private_key, passphrase)
+    except ValueError as exc:
+        raise ConfigError("private_key", str(exc)) from None
+    except TypeError:
+        raise ConfigError("private_key", f"unsupported type {type(private_key).__name__}") from None
+
+
+def load_certs(certs: Any, merchant_serial: str | None) -> dict[str, rsa.RSAPublicKey]:
+    if certs is None:
+        return {}
+    if not isinstance(certs, Mapping):
+        raise ConfigError("certs", f"must map serial → certificate/public key, not {type(certs).__name__}")
+    out: dict[str, rsa.RSAPublicKey] = {}
+    for serial, value in certs.items():
+        if not isinstance(serial, str) or not serial.strip():
+            raise ConfigError("certs", f"keys must be serial strings, got {serial!r}")
+        name = serial.strip()
+        if merchant_serial is not None and name.upper() == merchant_serial:
+            raise ConfigError(
+                f"certs[{name!r}]",
+                "is the merchant's own API certificate serial; certs holds WeChat Pay platform "
+                "certificates or the WeChat Pay public key (PUB_KEY_ID_...)",
+            )
+        try:
+            out[name] = crypto.load_public_key(value)
+        except ValueError as exc:
+            raise ConfigError(f"certs[{name!r}]", str(exc)) from None
+        except TypeError:
+            raise ConfigError(f"certs[{name!r}]", f"unsupported type {type(value).__name__}") from None
+    return out
+
+
+def check_base_url(value: Any, name: str = "base_url") -> str:
+    if not isinstance(value, str):
+        raise ConfigError(name, f"must be a URL string, not {type(value).__name__}")
+    try:
+        url = yarl.URL(value)
+    except (ValueError, TypeError):
+        raise ConfigError(name, f"is not a URL: {value!r}") from None
+    if url.scheme not in ("http", "https") or not url.host:
+        raise ConfigError(name, f"must be an absolute http(s) URL, got {value!r}")
+    if url.query_string or url.fragment:
+        raise ConfigError(name, "must not carry a query or fragment")
+    text = str(url.with_query(None).with_fragment(None))
+    return text if text.endswith("/") else text + "/"
+
+
+def check_apiv3_key(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value.encode()) != 32:
+        raise ConfigError("apiv3_key", "must be the 32-character APIv3 key set in the merchant platform")
+    return value
+
+
+def check_apiv2_key(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) != 32 or not value.isascii() or not value.isalnum():
+        raise ConfigError("apiv2_key", "must be the 32-character alphanumeric APIv2 key")
+    return value
+
+
+def make_timeout(value: Any, name: str = "timeout") -> aiohttp.ClientTimeout:
+    """Seconds (total; connect is capped at 5 s) or an ``aiohttp.ClientTimeout``."""
+    if isinstance(value, aiohttp.ClientTimeout):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
+        return aiohttp.ClientTimeout(total=float(value), sock_connect=min(5.0, float(value)))
+    raise ConfigError(name, f"must be a positive number of seconds or aiohttp.ClientTimeout, got {value!r}")

@@ -1,0 +1,109 @@
+"""Call options: split a PHP-style options mapping into placeholder values and request settings.
+
+``post({"product_coupon_id": "1", "json": {...}})`` ≡ ``post(product_coupon_id="1", json={...})``. Keys
+that are neither options nor placeholders of the template are typos and raise before any I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+from urllib.parse import quote
+
+from ._template import Template, format_value
+from .errors import TemplateError
+
+__all__ = ["OPTION_KEYS", "build_query", "check_headers", "split_options"]
+
+#: Keys a verb understands besides the template's placeholders.
+OPTION_KEYS = frozenset(
+    {
+        "json",  # JSON body: serialised once with orjson, signed and sent as those bytes
+        "query",  # mapping (or pairs) appended as the query string, in order
+        "headers",  # extra request headers (e.g. Wechatpay-Serial)
+        "body",  # raw body bytes/str, sent and signed as given
+        "base_uri",  # per-request base URL (apihk, /hk/ prefix, ...)
+        "timeout",  # per-request timeout in seconds or aiohttp.ClientTimeout
+        "validate",  # check the JSON body against the bundled schema before sending
+        "idempotent",  # mark a write as safe to retry (it carries a merchant request number)
+        "xml",  # APIv2: the request document
+        "nonceless",  # APIv2: do not add nonce_str
+        "security",  # APIv2: mutual TLS with the merchant certificate
+    }
+)
+
+
+def split_options(
+    template: Template, args: tuple[Any, ...], kwargs: Mapping[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Return ``(placeholder values, options)``; unknown or duplicated keys are a :class:`TemplateError`."""
+    options = args[0] if args else None
+    if options is None:
+        merged: Mapping[str, Any] = kwargs
+    elif not isinstance(options, Mapping):
+        raise TemplateError(
+            f"options must be a mapping (the PHP options array), not {type(options).__name__}"
+        )
+    elif kwargs:
+        clash = sorted(set(options) & set(kwargs))
+        if clash:
+            raise TemplateError(f"option {clash[0]!r} given both in the mapping and as a keyword")
+        merged = {**options, **kwargs}
+    else:
+        merged = options
+    names = template.names
+    values: dict[str, Any] = {}
+    opts: dict[str, Any] = {}
+    for key, value in merged.items():
+        if key in names:
+            values[key] = value
+        elif key in OPTION_KEYS:
+            opts[key] = value
+        else:
+            valid = ", ".join(sorted(names)) or "(none)"
+            raise TemplateError(
+                f"unknown option {key!r} for {template.source!r}; placeholders: {valid}; "
+                f"options: {', '.join(sorted(OPTION_KEYS))}"
+            )
+    return values, opts
+
+
+def _pairs(query: Any) -> Iterable[tuple[str, Any]]:
+    if isinstance(query, Mapping):
+        return query.items()
+    if isinstance(query, list | tuple):
+        return query
+    raise TemplateError(f"query must be a mapping or a list of pairs, not {type(query).__name__}")
+
+
+def build_query(query: Any) -> str:
+    """Encode a query strictly (RFC 3986, space as %20). Lists repeat the key; ``None`` values are left out."""
+    if isinstance(query, str):
+        raise TemplateError("query must be a mapping or a list of pairs; a string would be sent unencoded")
+    parts: list[str] = []
+    for key, value in _pairs(query):
+        if value is None:
+            continue
+        name = quote(str(key), safe="")
+        if isinstance(value, list | tuple):
+            parts.extend(f"{name}={quote(format_value(str(key), item), safe='')}" for item in value if item is not None)
+        else:
+            parts.append(f"{name}={quote(format_value(str(key), value), safe='')}")
+    return "&".join(parts)
+
+
+def check_headers(headers: Any) -> dict[str, str]:
+    """Validate caller headers: strings only, no CR/LF (header injection), no Authorization override."""
+    if not isinstance(headers, Mapping):
+        raise TemplateError(f"headers must be a mapping, not {type(headers).__name__}")
+    out: dict[str, str] = {}
+    for name, value in headers.items():
+        if not isinstance(name, str) or not isinstance(value, str | int):
+            raise TemplateError(f"header {name!r} must map a string to a string")
+        text = str(value)
+        if any(c in name or c in text for c in "\r\n\0") or not name:
+            raise TemplateError(f"header {name!r} contains a line break or NUL")
+        if name.lower() == "authorization":
+            raise TemplateError("the Authorization header is computed by the signer and cannot be set")
+        out[name] = text
+    return out

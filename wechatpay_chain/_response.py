@@ -1,0 +1,43 @@
+"""The immutable result of a request: status, headers and the exact (verified) body bytes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from multidict import CIMultiDictProxy
+
+__all__ = ["Response"]
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    """A WeChat Pay answer. ``body`` is exactly what was verified; ``json()`` parses it on demand.
+
+    ``verified_serial`` names the key whose signature was checked (``None`` for the documented unsigned
+    download endpoints).
+    """
+
+    status: int
+    headers: CIMultiDictProxy[str]
+    body: bytes = field(repr=False)
+    url: str = ""
+    verified_serial: str | None = None
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8", "replace")
+
+    @property
+    def request_id(self) -> str | None:
+        return self.headers.get("Request-ID")
+
+    def json(self) -> Any:
+        """The body parsed with orjson; ``None`` for an empty (e.g. 204) body."""
+        if not self.body:
+            return None
+        return orjson.loads(self.body)
+
+    def __repr__(self) -> str:
+        return f"<Response {self.status} {len(self.body)} bytes Request-ID={self.request_id}>"

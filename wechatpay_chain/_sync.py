@@ -1,0 +1,80 @@
+"""``SyncClient``: the same chain with blocking verbs, for scripts and WSGI apps.
+
+It runs a private event loop in a daemon thread, so callers need no loop of their own (and may even
+call it from inside one). Validation happens in the caller's thread, before any I/O.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import Any
+
+from ._chain import SyncNode
+from ._client import Client
+from ._response import Response
+from ._template import Template
+from .errors import ConfigError, TransportError
+
+__all__ = ["SyncClient"]
+
+
+class SyncClient:
+    """Blocking twin of :class:`Client`: same constructor, same chain, verbs return :class:`Response`."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        if kwargs.get("session") is not None:
+            raise ConfigError("session", "SyncClient runs its own event loop and cannot share an aiohttp session")
+        self._client = Client(*args, **kwargs)
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="wechatpay-chain-sync", daemon=True)
+        self._thread.start()
+        self._lock = threading.Lock()
+        self._root = SyncNode(self, "")
+
+    @property
+    def client(self) -> Client:
+        """The underlying async client (settings, verifier)."""
+        return self._client
+
+    def __getattr__(self, name: str) -> SyncNode:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self._root, name)  # type: ignore[no-any-return]
+
+    def __getitem__(self, path: str) -> SyncNode:
+        return self._root[path]
+
+    def chain(self, path: str) -> SyncNode:
+        """The node for ``path`` taken literally."""
+        return self._root[path]
+
+    def _call(self, method: str, template: Template, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Response:
+        prepared = self._client._prepare(method, template, args, kwargs)
+        if self._loop.is_closed():
+            raise TransportError("this client is closed; create a new one")
+        future = asyncio.run_coroutine_threadsafe(self._client._send(prepared), self._loop)
+        return future.result()
+
+    def run(self, coro: Any) -> Any:
+        """Run a coroutine on the client's loop and wait for it (for helpers built on the async client)."""
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
+
+    def close(self) -> None:
+        """Close the session and stop the loop thread. Idempotent."""
+        with self._lock:
+            if self._loop.is_closed():
+                return
+            asyncio.run_coroutine_threadsafe(self._client.aclose(), self._loop).result()
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join()
+            self._loop.close()
+
+    def __enter__(self) -> SyncClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return repr(self._client).replace("<Client", "<SyncClient", 1)

@@ -1,0 +1,337 @@
+"""Crypto toolkit: key loading, RSA-SHA256, RSA-OAEP, AES-GCM/ECB, digests, nonces.
+
+Plain functions over ``cryptography`` key objects, so they are usable without a client
+(notification handlers, scripts, the sandbox). Keys are loaded once; PEM text is not kept.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac as _hmac
+import os
+import time
+from collections.abc import Mapping
+from typing import Union
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature, InvalidTag, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes, padding as sym_padding, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from .errors import DecryptionError
+
+__all__ = [
+    "PrivateKey",
+    "PublicKey",
+    "aes_ecb_decrypt",
+    "aes_ecb_encrypt",
+    "aes_gcm_decrypt",
+    "aes_gcm_encrypt",
+    "certificate_serial",
+    "hmac_sha256",
+    "load_certificate",
+    "load_private_key",
+    "load_public_key",
+    "md5",
+    "nonce",
+    "rsa_decrypt",
+    "rsa_encrypt",
+    "rsa_sign",
+    "rsa_verify",
+    "sha1",
+    "sha256",
+    "timestamp",
+]
+
+PrivateKey = rsa.RSAPrivateKey
+PublicKey = rsa.RSAPublicKey
+KeyInput = Union[str, bytes, os.PathLike[str], rsa.RSAPrivateKey]
+PublicKeyInput = Union[str, bytes, os.PathLike[str], rsa.RSAPublicKey, x509.Certificate]
+
+_OAEP = padding.OAEP(mgf=padding.MGF1(algorithm=hashes.SHA1()), algorithm=hashes.SHA1(), label=None)  # noqa: S303
+_PKCS1 = padding.PKCS1v15()
+_SHA256 = hashes.SHA256()
+
+_PSEUDO_PRIVATE = ("private.pkcs1://", "private.pkcs8://")
+_PSEUDO_PUBLIC = ("public.pkcs1://", "public.spki://")
+
+
+def _read_source(thing: str | bytes | os.PathLike[str], what: str) -> bytes:
+    """Turn a ``file://`` URL, a path object, or PEM text into bytes."""
+    if isinstance(thing, os.PathLike):
+        thing = os.fspath(thing)
+    if isinstance(thing, str) and thing.startswith("file://"):
+        path = thing[len("file://") :]
+        try:
+            with open(path, "rb") as fh:
+                return fh.read()
+        except OSError as exc:
+            raise ValueError(f"cannot read {what} file {path!r}: {exc.strerror or exc}") from None
+    if isinstance(thing, str):
+        if "-----BEGIN" not in thing and os.path.isfile(thing):
+            with open(thing, "rb") as fh:
+                return fh.read()
+        return thing.encode()
+    return bytes(thing)
+
+
+def _describe(data: bytes) -> str:
+    """Say what an unusable key input looked like, without echoing key material."""
+    head = data.lstrip()[:40]
+    if head.startswith(b"-----BEGIN "):
+        label = head[len(b"-----BEGIN ") :].split(b"-----", 1)[0].decode("ascii", "replace")
+        return f"a PEM block labelled {label!r}"
+    if not data.strip():
+        return "an empty value"
+    return f"{len(data)} bytes that are not PEM"
+
+
+def _b64der(data: str, what: str) -> bytes:
+    try:
+        return base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError(f"{what}: the text after the prefix is not valid base64") from None
+
+
+def load_private_key(thing: KeyInput, passphrase: str | bytes | None = None) -> rsa.RSAPrivateKey:
+    """Load the merchant RSA private key from any form users keep it in.
+
+    Accepts a key object, ``file:///path``, a path, PEM text or bytes (PKCS#8, PKCS#1, encrypted PKCS#8
+    with ``passphrase``), or ``private.pkcs1://``/``private.pkcs8://`` + base64 DER.
+    Raises ``ValueError`` saying what the input looked like and what was expected.
+    """
+    if isinstance(thing, rsa.RSAPrivateKey):
+        return thing
+    if isinstance(thing, rsa.RSAPublicKey):
+        raise ValueError("expected an RSA private key, got a public key")
+    password = passphrase.encode() if isinstance(passphrase, str) else passphrase
+    if isinstance(thing, str) and thing.startswith(_PSEUDO_PRIVATE):
+        prefix, rest = thing.split("://", 1)
+        der = _b64der(rest, prefix)
+        try:
+            key = serialization.load_der_private_key(der, password=password)
+        except (ValueError, TypeError, UnsupportedAlgorithm):
+            raise ValueError(f"{prefix}:// payload is not a DER private key") from None
+    else:
+        data = _read_source(thing, "private key")
+        if b"-----BEGIN" not in data:
+            raise ValueError(f"expected a PEM private key (BEGIN PRIVATE KEY / BEGIN RSA PRIVATE KEY), got {_describe(data)}")
+        if b"PUBLIC KEY-----" in data or b"CERTIFICATE-----" in data:
+            if b"PRIVATE KEY-----" not in data:
+                raise ValueError(f"expected a private key, got {_describe(data)} (that is the public half)")
+        try:
+            key = serialization.load_pem_private_key(data, password=password)
+        except TypeError as exc:
+            if "encrypted" in str(exc).lower() and password is None:
+                raise ValueError("the private key is encrypted: give its passphrase") from None
+            raise ValueError("the private key is not encrypted: drop the passphrase") from None
+        except (ValueError, UnsupportedAlgorithm) as exc:
+            if password is not None and "password" in str(exc).lower():
+                raise ValueError("wrong passphrase for the encrypted private key") from None
+            raise ValueError(f"could not parse the private key ({_describe(data)})") from None
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise ValueError(f"expected an RSA private key, got {type(key).__name__}")
+    return key
+
+
+def load_certificate(thing: str | bytes | os.PathLike[str] | x509.Certificate) -> x509.Certificate:
+    """Load an X.509 certificate from ``file://``, a path, PEM or DER bytes."""
+    if isinstance(thing, x509.Certificate):
+        return thing
+    data = _read_source(thing, "certificate")
+    try:
+        if b"-----BEGIN CERTIFICATE" in data:
+            return x509.load_pem_x509_certificate(data)
+        return x509.load_der_x509_certificate(data)
+    except ValueError:
+        raise ValueError(f"expected an X.509 certificate, got {_describe(data)}") from None
+
+
+def load_public_key(thing: PublicKeyInput) -> rsa.RSAPublicKey:
+    """Load an RSA public key: certificate (its key), SPKI, PKCS#1 public, key object or pseudo-protocol.
+
+    ``public.spki://`` and ``public.pkcs1://`` take base64 DER. A PEM private key yields its public half.
+    """
+    if isinstance(thing, rsa.RSAPublicKey):
+        return thing
+    if isinstance(thing, x509.Certificate):
+        key = thing.public_key()
+    elif isinstance(thing, str) and thing.startswith(_PSEUDO_PUBLIC):
+        prefix, rest = thing.split("://", 1)
+        der = _b64der(rest, prefix)
+        try:
+            key = (
+                serialization.load_der_public_key(der)
+                if prefix == "public.spki"
+                else serialization.load_der_public_key(_pkcs1_public_to_spki(der))
+            )
+        except (ValueError, UnsupportedAlgorithm):
+            raise ValueError(f"{prefix}:// payload is not a DER public key") from None
+    else:
+        data = _read_source(thing, "public key")
+        try:
+            if b"-----BEGIN CERTIFICATE" in data:
+                key = x509.load_pem_x509_certificate(data).public_key()
+            elif b"PRIVATE KEY-----" in data:
+                key = load_private_key(data).public_key()
+            elif b"-----BEGIN" in data:
+                key = serialization.load_pem_public_key(data)
+            else:
+                raise ValueError("not PEM")
+        except (ValueError, UnsupportedAlgorithm):
+            raise ValueError(
+                "expected a certificate or public key (BEGIN CERTIFICATE / BEGIN PUBLIC KEY / "
+                f"BEGIN RSA PUBLIC KEY), got {_describe(data)}"
+            ) from None
+    if not isinstance(key, rsa.RSAPublicKey):
+        raise ValueError(f"expected an RSA public key, got {type(key).__name__}")
+    return key
+
+
+def _pkcs1_public_to_spki(der: bytes) -> bytes:
+    """Wrap a PKCS#1 RSAPublicKey DER in SubjectPublicKeyInfo (cryptography loads only SPKI DER)."""
+    pem = b"-----BEGIN RSA PUBLIC KEY-----\n" + base64.encodebytes(der) + b"-----END RSA PUBLIC KEY-----\n"
+    key = serialization.load_pem_public_key(pem)
+    return key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def certificate_serial(cert: x509.Certificate) -> str:
+    """The certificate serial as WeChat Pay writes it: uppercase hex, no leading ``0x``."""
+    return format(cert.serial_number, "X")
+
+
+def rsa_sign(message: bytes | str, key: rsa.RSAPrivateKey) -> str:
+    """SHA256withRSA (PKCS#1 v1.5) signature, base64."""
+    data = message.encode() if isinstance(message, str) else message
+    return base64.b64encode(key.sign(data, _PKCS1, _SHA256)).decode("ascii")
+
+
+def rsa_verify(message: bytes | str, signature: str, key: rsa.RSAPublicKey) -> bool:
+    """Check a base64 SHA256withRSA signature. Malformed base64 (e.g. probe signatures) is ``False``."""
+    data = message.encode() if isinstance(message, str) else message
+    try:
+        raw = base64.b64decode(signature, validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    try:
+        key.verify(raw, data, _PKCS1, _SHA256)
+    except InvalidSignature:
+        return False
+    return True
+
+
+def rsa_encrypt(plaintext: str | bytes, key: rsa.RSAPublicKey) -> str:
+    """RSA-OAEP (SHA-1, MGF1-SHA-1) for sensitive fields, base64. Empty input stays empty."""
+    data = plaintext.encode() if isinstance(plaintext, str) else plaintext
+    if not data:
+        return ""
+    return base64.b64encode(key.encrypt(data, _OAEP)).decode("ascii")
+
+
+def rsa_decrypt(ciphertext: str, key: rsa.RSAPrivateKey) -> str:
+    """Decrypt an RSA-OAEP (SHA-1) base64 ciphertext. PKCS#1 v1.5 padding is deliberately not offered."""
+    if not ciphertext:
+        return ""
+    try:
+        raw = base64.b64decode(ciphertext, validate=True)
+        return key.decrypt(raw, _OAEP).decode("utf-8")
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        raise DecryptionError("RSA-OAEP decryption failed (wrong key or tampered ciphertext)") from None
+
+
+def _aes_key(key: str | bytes) -> bytes:
+    raw = key.encode() if isinstance(key, str) else key
+    if len(raw) not in (16, 24, 32):
+        raise ValueError(f"AES key must be 16, 24 or 32 bytes, got {len(raw)}")
+    return raw
+
+
+def aes_gcm_decrypt(ciphertext: str, key: str | bytes, nonce: str, associated_data: str | None = "") -> bytes:
+    """AEAD_AES_256_GCM as WeChat uses it: text nonce, text AAD, base64(ciphertext ‖ 16-byte tag)."""
+    try:
+        raw = base64.b64decode(ciphertext, validate=True)
+        return AESGCM(_aes_key(key)).decrypt(nonce.encode(), raw, (associated_data or "").encode())
+    except InvalidTag:
+        raise DecryptionError("AES-GCM authentication failed: tampered data or wrong APIv3 key") from None
+    except (binascii.Error, ValueError) as exc:
+        raise DecryptionError(f"AES-GCM input is malformed: {exc}") from None
+
+
+def aes_gcm_encrypt(plaintext: str | bytes, key: str | bytes, nonce: str, associated_data: str | None = "") -> str:
+    """Inverse of :func:`aes_gcm_decrypt` (used by the sandbox and tests to build notifications)."""
+    data = plaintext.encode() if isinstance(plaintext, str) else plaintext
+    raw = AESGCM(_aes_key(key)).encrypt(nonce.encode(), data, (associated_data or "").encode())
+    return base64.b64encode(raw).decode("ascii")
+
+
+def aes_ecb_encrypt(plaintext: str | bytes, key: str | bytes) -> str:
+    """AES-ECB with standard PKCS#7 padding, base64 (APIv2 refund ``req_info``)."""
+    data = plaintext.encode() if isinstance(plaintext, str) else plaintext
+    padder = sym_padding.PKCS7(128).padder()
+    padded = padder.update(data) + padder.finalize()
+    enc = Cipher(algorithms.AES(_aes_key(key)), modes.ECB()).encryptor()  # noqa: S305
+    return base64.b64encode(enc.update(padded) + enc.finalize()).decode("ascii")
+
+
+def aes_ecb_decrypt(ciphertext: str, key: str | bytes) -> bytes:
+    """Decrypt base64 AES-ECB/PKCS#7; a wrong key or tampering is a :class:`DecryptionError`."""
+    try:
+        raw = base64.b64decode(ciphertext, validate=True)
+        dec = Cipher(algorithms.AES(_aes_key(key)), modes.ECB()).decryptor()  # noqa: S305
+        padded = dec.update(raw) + dec.finalize()
+        unpadder = sym_padding.PKCS7(128).unpadder()
+        return unpadder.update(padded) + unpadder.finalize()
+    except (binascii.Error, ValueError):
+        raise DecryptionError("AES-ECB decryption failed (wrong key or tampered data)") from None
+
+
+def md5(data: str | bytes) -> str:
+    """Lowercase hex MD5 (APIv2 signing helper and ``req_info`` key derivation)."""
+    return hashlib.md5(data.encode() if isinstance(data, str) else data).hexdigest()  # noqa: S324
+
+
+def sha1(data: str | bytes) -> str:
+    """Lowercase hex SHA-1 (bill ``hash_value``)."""
+    return hashlib.sha1(data.encode() if isinstance(data, str) else data).hexdigest()  # noqa: S324
+
+
+def sha256(data: str | bytes) -> str:
+    """Lowercase hex SHA-256 (media ``meta.sha256``)."""
+    return hashlib.sha256(data.encode() if isinstance(data, str) else data).hexdigest()
+
+
+def hmac_sha256(data: str | bytes, key: str | bytes) -> str:
+    """Lowercase hex HMAC-SHA256."""
+    k = key.encode() if isinstance(key, str) else key
+    d = data.encode() if isinstance(data, str) else data
+    return _hmac.new(k, d, hashlib.sha256).hexdigest()
+
+
+def nonce(size: int = 32) -> str:
+    """A CSPRNG nonce of ``size`` uppercase hex characters (32 = 128 bits, like the docs' example).
+
+    Hex from ``os.urandom`` costs well under a microsecond, which matters on every request.
+    """
+    if size < 1:
+        raise ValueError("nonce size must be at least 1")
+    return os.urandom((size + 1) // 2).hex().upper()[:size]
+
+
+def timestamp() -> int:
+    """Unix time in seconds: WeChat Pay rejects milliseconds."""
+    return int(time.time())
+
+
+def public_keys(certs: Mapping[str, PublicKeyInput]) -> dict[str, rsa.RSAPublicKey]:
+    """Load a ``serial → key`` mapping; errors name the serial."""
+    out: dict[str, rsa.RSAPublicKey] = {}
+    for serial, value in certs.items():
+        try:
+            out[str(serial)] = load_public_key(value)
+        except ValueError as exc:
+            raise ValueError(f"[{serial!r}]: {exc}") from None
+    return out

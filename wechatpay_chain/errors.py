@@ -1,0 +1,139 @@
+"""The exception tree. Every error this library raises derives from :class:`WeChatPayError`.
+
+::
+
+    WeChatPayError
+    ├── ConfigError (ValueError)        bad constructor arguments, named by field
+    ├── TemplateError (ValueError)      bad chain, placeholder or call option, before any I/O
+    ├── TransportError                  the request did not get an HTTP answer (aiohttp/OS errors)
+    │   ├── RequestTimeout (TimeoutError)
+    │   └── OutcomeUnknown              a non-idempotent write may or may not have been applied
+    ├── APIError                        WeChat Pay answered non-2xx
+    ├── VerificationError               a 2xx answer or a notification failed signature checks
+    └── DecryptionError                 AES-GCM / RSA-OAEP / AES-ECB decryption failed
+
+No exception carries a private key, an APIv3/APIv2 key or an Authorization value; all of them pickle.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "APIError",
+    "ConfigError",
+    "DecryptionError",
+    "OutcomeUnknown",
+    "RequestTimeout",
+    "TemplateError",
+    "TransportError",
+    "VerificationError",
+    "WeChatPayError",
+]
+
+
+class WeChatPayError(Exception):
+    """Root of every error raised by wechatpay-chain."""
+
+
+class ConfigError(WeChatPayError, ValueError):
+    """A constructor argument is missing, ill-typed or unusable; the message names the field."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        self.field = field
+        self.problem = problem
+        super().__init__(f"{field}: {problem}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.field, self.problem))
+
+
+class TemplateError(WeChatPayError, ValueError):
+    """A chain, placeholder or call option is wrong. Raised before any network I/O."""
+
+
+class TransportError(WeChatPayError):
+    """No HTTP answer was received: connection refused, reset, DNS, TLS, closed client..."""
+
+
+class RequestTimeout(TransportError, TimeoutError):
+    """The request did not complete within its timeout."""
+
+
+class OutcomeUnknown(TransportError):
+    """A write that is not idempotent failed in flight: WeChat Pay may or may not have applied it.
+
+    Query the resource (or retry with the same merchant request number) before acting again.
+    """
+
+
+class APIError(WeChatPayError):
+    """WeChat Pay answered with a non-2xx status. ``code``/``message``/``detail`` come from its JSON body."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str | None = None,
+        message: str | None = None,
+        detail: Any = None,
+        request_id: str | None = None,
+        body: bytes = b"",
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        self.status = status
+        self.code = code
+        self.message = message
+        self.detail = detail
+        self.request_id = request_id
+        self.body = body
+        self.headers = dict(headers or {})
+        super().__init__(status, code, message)
+
+    def __str__(self) -> str:
+        text = f"{self.status} {self.code or 'HTTP_ERROR'}"
+        if self.message:
+            text += f": {self.message}"
+        if self.detail:
+            text += f" {self.detail}"
+        if self.request_id:
+            text += f" (Request-ID {self.request_id})"
+        return text
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (
+            type(self),
+            (self.status, self.code, self.message, self.detail, self.request_id, self.body, self.headers),
+        )
+
+
+class VerificationError(WeChatPayError):
+    """A response or notification failed verification and must not be trusted.
+
+    ``reason`` is one of :attr:`REASONS`.
+    """
+
+    MISSING_HEADERS = "missing_headers"
+    CLOCK_SKEW = "clock_skew"
+    UNKNOWN_SERIAL = "unknown_serial"
+    BAD_SIGNATURE = "bad_signature"
+    BAD_BODY = "bad_body"
+    REASONS = (MISSING_HEADERS, CLOCK_SKEW, UNKNOWN_SERIAL, BAD_SIGNATURE, BAD_BODY)
+
+    def __init__(self, reason: str, message: str, request_id: str | None = None) -> None:
+        self.reason = reason
+        self.message = message
+        self.request_id = request_id
+        super().__init__(reason, message)
+
+    def __str__(self) -> str:
+        text = f"{self.reason}: {self.message}"
+        if self.request_id:
+            text += f" (Request-ID {self.request_id})"
+        return text
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.reason, self.message, self.request_id))
+
+
+class DecryptionError(WeChatPayError):
+    """Ciphertext could not be decrypted or authenticated (tampered, or the wrong key)."""

@@ -1,0 +1,155 @@
+"""The aiohttp client middleware that signs every request and verifies every signed answer.
+
+Usable on its own with any ``aiohttp.ClientSession`` (aiohttp ≥ 3.12)::
+
+    mw = WeChatPayMiddleware(RSASigner(mchid, serial, key), Verifier(keys))
+    async with aiohttp.ClientSession(middlewares=(mw,)) as s:
+        async with s.get(url) as r: ...   # signed; a bad signature raises VerificationError
+
+It signs ``req.method``, ``req.url.raw_path_qs`` and the body bytes aiohttp will send, so what is signed is
+what goes on the wire, and it verifies the body bytes before anyone parses them.
+"""
+
+from __future__ import annotations
+
+import contextvars
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+from aiohttp import ClientRequest, ClientResponse
+
+from . import crypto
+from .errors import TemplateError, VerificationError
+from .signing import Signer, Verifier
+
+__all__ = ["WECHATPAY_HOSTS", "RequestContext", "WeChatPayMiddleware", "response_rule"]
+
+Handler = Callable[[ClientRequest], Awaitable[ClientResponse]]
+
+#: Hosts that may receive the merchant Authorization without being configured explicitly.
+WECHATPAY_HOSTS = frozenset(
+    {
+        "api.mch.weixin.qq.com",
+        "api2.mch.weixin.qq.com",
+        "apihk.mch.weixin.qq.com",
+        "apius.mch.weixin.qq.com",
+        "apieu.mch.weixin.qq.com",
+        "api.wechatpay.cn",
+        "api2.wechatpay.cn",
+    }
+)
+
+# Endpoints whose 2xx answers carry no signature (files); their content is checked by hash instead.
+_UNSIGNED_EXACT = frozenset(
+    {
+        "/v3/billdownload/file",
+        "/v3/new-tax-control-fapiao/download",
+        "/v3/transferdownload/elecvoucherfile",
+        "/v3/transferdownload/signfile",
+    }
+)
+_IMAGE_PREFIXES = ("/v3/merchant-service/images/", "/v3/global/merchant-service/images/")
+_STATEMENT_PATHS = frozenset({"/v3/global/statements", "/hk/v3/statements", "/v3/statements"})
+
+
+def response_rule(path: str) -> str:
+    """How a 2xx answer on ``path`` is checked: ``"verify"``, ``"unsigned"`` (file) or ``"statement"``."""
+    if path in _UNSIGNED_EXACT:
+        return "unsigned"
+    if path.startswith(_IMAGE_PREFIXES) and not path.endswith("/upload"):
+        return "unsigned"
+    if path in _STATEMENT_PATHS:
+        return "statement"
+    return "verify"
+
+
+@dataclass(slots=True)
+class RequestContext:
+    """Per-request settings and results shared between :class:`~wechatpay_chain.Client` and the middleware."""
+
+    extra_hosts: frozenset[str] = frozenset()
+    sign_body: bytes | None = None
+    verify: bool = True
+    verified_serial: str | None = None
+    attempts: int = 0
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+current_context: contextvars.ContextVar[RequestContext | None] = contextvars.ContextVar(
+    "wechatpay_chain_request", default=None
+)
+
+
+async def body_bytes(req: ClientRequest) -> bytes:
+    """The exact entity bytes aiohttp will send for ``req`` (``b""`` when there is none)."""
+    body: Any = req.body
+    if not body:
+        return b""
+    if isinstance(body, bytes | bytearray):
+        return bytes(body)
+    if isinstance(body, aiohttp.MultipartWriter):
+        raise TemplateError(
+            "a multipart body must be signed over its meta JSON: send it through the client's media helper"
+        )
+    data: bytes = await body.as_bytes()
+    return data
+
+
+class WeChatPayMiddleware:
+    """Signs requests (APIv3 SHA256-RSA) and verifies signed 2xx responses, failing closed."""
+
+    __slots__ = ("hosts", "signer", "verifier")
+
+    def __init__(self, signer: Signer, verifier: Verifier | None, *, hosts: Iterable[str] = WECHATPAY_HOSTS) -> None:
+        self.signer = signer
+        self.verifier = verifier
+        self.hosts = frozenset(hosts)
+
+    async def __call__(self, req: ClientRequest, handler: Handler) -> ClientResponse:
+        ctx = current_context.get()
+        host = req.url.host or ""
+        if host not in self.hosts and (ctx is None or host not in ctx.extra_hosts):
+            raise TemplateError(
+                f"refusing to send the merchant Authorization to {host!r}: not a WeChat Pay API host, "
+                "the client's base_url, or a per-request base_uri"
+            )
+        if ctx is not None and ctx.sign_body is not None:
+            body = ctx.sign_body
+        else:
+            body = await body_bytes(req)
+        req.headers["Authorization"] = self.signer(req.method, req.url.raw_path_qs, body)
+        if ctx is not None:
+            ctx.attempts += 1
+        resp = await handler(req)
+        if 200 <= resp.status < 300 and self.verifier is not None and (ctx is None or ctx.verify):
+            serial = await self._verify(req, resp)
+            if ctx is not None:
+                ctx.verified_serial = serial
+        return resp
+
+    async def _verify(self, req: ClientRequest, resp: ClientResponse) -> str | None:
+        assert self.verifier is not None  # noqa: S101 - checked by the caller
+        rule = response_rule(req.url.path)
+        if rule == "unsigned":
+            return None
+        try:
+            raw = await resp.read()
+            if rule == "statement" and "Wechatpay-Statement-Sha1" in resp.headers:
+                digest = resp.headers["Wechatpay-Statement-Sha1"].strip()
+                serial = self.verifier.verify(resp.headers, b'{"sha1":"%s"}' % digest.encode())
+                if crypto.sha1(raw) != digest.lower():
+                    raise VerificationError(
+                        VerificationError.BAD_BODY,
+                        "statement body does not match its signed Wechatpay-Statement-Sha1",
+                        resp.headers.get("Request-ID"),
+                    )
+                return serial
+            return self.verifier.verify(resp.headers, raw)
+        except BaseException:
+            resp.release()
+            raise
+
+    def __repr__(self) -> str:
+        return f"WeChatPayMiddleware(signer={self.signer!r}, verifier={self.verifier!r})"
