@@ -55,6 +55,8 @@ class FakeWeChat:
     routes: dict[tuple[str, str], Reply] = field(default_factory=dict)
     tamper: Callable[[dict[str, str], bytes], tuple[dict[str, str], bytes]] | None = None
     server: TestServer | None = None
+    clock: Callable[[], float] = time.time
+    merchants: dict[tuple[str, str], Any] = field(default_factory=dict)
 
     @property
     def base_url(self) -> str:
@@ -71,12 +73,14 @@ class FakeWeChat:
         return {self.keys.platform.serial: self.keys.platform.certificate}
 
     def client(self, **kwargs: Any) -> Client:
-        options: dict[str, Any] = {"base_url": self.base_url, "certs": self.certs()}
+        options: dict[str, Any] = {"base_url": self.base_url, "certs": self.certs(), "clock": self.clock}
         options.update(kwargs)
         return Client(MCHID, self.keys.merchant.serial, self.keys.merchant.private_key, **options)
 
     def signed(self, status: int, body: bytes, content_type: str = "application/json") -> web.Response:
-        headers = sign_response_headers(body, self.keys.platform.private_key, self.serial)
+        headers = sign_response_headers(
+            body, self.keys.platform.private_key, self.serial, timestamp=int(self.clock())
+        )
         headers["Request-ID"] = f"req-{len(self.seen)}"
         if self.tamper is not None:
             headers, body = self.tamper(headers, body)
@@ -90,8 +94,8 @@ class FakeWeChat:
                 request.raw_path,
                 body,
                 request.headers.get("Authorization"),
-                {(MCHID, self.keys.merchant.serial): self.keys.merchant.public_key},
-                now=time.time(),
+                self.merchants or {(MCHID, self.keys.merchant.serial): self.keys.merchant.public_key},
+                now=self.clock(),
             )
         except RequestCheckError as exc:
             payload = orjson.dumps({"code": "SIGN_ERROR", "message": str(exc)})

@@ -56,7 +56,7 @@ def _kebab(name: str) -> str:
 class _Base(Generic[R]):
     __slots__ = ("_children", "_client", "_path")
 
-    _client: _Dispatcher[R]
+    _client: Any  # a _Dispatcher[R]; typed loosely because slots + Protocol confuse checkers
     _path: str
     _children: dict[str, Any]
 
@@ -120,7 +120,7 @@ class Node(_Base["Awaitable[Response]"]):
                     f"{name!r} is not a path segment of {self._path!r}; use node[{name!r}] for a literal segment"
                 ) from None
             child = self._children[name] = Node(self._client, self._join(segment))
-        return child  # type: ignore[no-any-return]
+        return child  # type: ignore[no-any-return,unused-ignore]
 
     def __getitem__(self, segment: str) -> Node:
         if not isinstance(segment, str):
@@ -151,7 +151,7 @@ class Node(_Base["Awaitable[Response]"]):
         node = self._children.get(verb)
         if node is None:
             node = self._children[verb] = AsyncVerb(self._client, self._join(verb), verb.upper(), self._path)
-        return node  # type: ignore[no-any-return]
+        return node  # type: ignore[no-any-return,unused-ignore]
 
 
 class AsyncVerb(Node):
@@ -165,7 +165,8 @@ class AsyncVerb(Node):
         object.__setattr__(self, "_parent", parent)
 
     def __call__(self, options: Mapping[str, Any] | None = None, /, **kwargs: Any) -> Awaitable[Response]:
-        return self._client._call(self._method, parse(self._parent), (options,), kwargs)
+        result: Any = self._client._call(self._method, parse(self._parent), (options,), kwargs)
+        return result  # type: ignore[no-any-return,unused-ignore]
 
 
 class SyncNode(_Base["Response"]):
@@ -183,7 +184,7 @@ class SyncNode(_Base["Response"]):
                     f"{name!r} is not a path segment of {self._path!r}; use node[{name!r}] for a literal segment"
                 ) from None
             child = self._children[name] = SyncNode(self._client, self._join(segment))
-        return child  # type: ignore[no-any-return]
+        return child  # type: ignore[no-any-return,unused-ignore]
 
     def __getitem__(self, segment: str) -> SyncNode:
         if not isinstance(segment, str):
@@ -214,7 +215,7 @@ class SyncNode(_Base["Response"]):
         node = self._children.get(verb)
         if node is None:
             node = self._children[verb] = SyncVerb(self._client, self._join(verb), verb.upper(), self._path)
-        return node  # type: ignore[no-any-return]
+        return node  # type: ignore[no-any-return,unused-ignore]
 
 
 class SyncVerb(SyncNode):
@@ -228,4 +229,5 @@ class SyncVerb(SyncNode):
         object.__setattr__(self, "_parent", parent)
 
     def __call__(self, options: Mapping[str, Any] | None = None, /, **kwargs: Any) -> Response:
-        return self._client._call(self._method, parse(self._parent), (options,), kwargs)
+        result: Any = self._client._call(self._method, parse(self._parent), (options,), kwargs)
+        return result  # type: ignore[no-any-return,unused-ignore]

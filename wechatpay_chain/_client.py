@@ -22,7 +22,7 @@ from . import _config, crypto
 from ._chain import Node
 from ._options import build_query, check_headers, split_options
 from ._response import Response
-from ._template import Template, parse
+from ._template import Template
 from ._version import __version__
 from .errors import (
     APIError,
@@ -143,7 +143,7 @@ class Client:
         self.timeout = _config.make_timeout(timeout)
         if retry is not None and not isinstance(retry, RetryPolicy):
             raise ConfigError("retry", "must be a RetryPolicy or None")
-        self.retry = retry or RetryPolicy(attempts=1)
+        self.retry = RetryPolicy(attempts=1) if retry is None else retry
         if not isinstance(limit, int) or limit < 0 or not isinstance(limit_per_host, int) or limit_per_host < 0:
             raise ConfigError("limit", "connection limits must be non-negative integers (0 = unlimited)")
         self._limits = (limit, limit_per_host)
@@ -262,7 +262,7 @@ class Client:
             if "body" in opts:
                 raise TemplateError("give either json or body, not both")
             if opts.get("validate", self.validate):
-                from .schema import validate_request
+                from .schema import validate_request  # type: ignore[import-not-found,unused-ignore]
 
                 validate_request(method, template.source, payload)
             try:
@@ -309,7 +309,7 @@ class Client:
                 try:
                     return await self._attempt(req, url, attempt)
                 except _Retryable as exc:
-                    if exc.failover and backup is not None and url.host != backup.host:
+                    if exc.failover and backup is not None and (url.host, url.port) != (backup.host, backup.port):
                         # Nothing reached the primary: the same signed path is valid on the backup host.
                         logger.info("wechatpay_chain: %s unreachable, failing over to %s", url.host, backup.host)
                         url = url.with_scheme(backup.scheme).with_host(backup.host or "").with_port(backup.port)
@@ -354,7 +354,7 @@ class Client:
             raise self._transport_failure(req, failure, exc, sent=True) from exc
         except aiohttp.ClientConnectorError as exc:
             error = "connect"
-            failure = TransportError(f"cannot connect to {url.host}:{url.port}: {exc.os_error or exc}")
+            failure = TransportError(f"cannot connect to {url.host}:{url.port}: {exc.os_error}")
             raise _Retryable(failure, exc, safe=True, failover=True) from exc
         except (aiohttp.ClientError, OSError) as exc:
             error = type(exc).__name__
@@ -365,7 +365,7 @@ class Client:
         finally:
             current_context.reset(token)
             if self._hooks or logger.isEnabledFor(logging.DEBUG):
-                self._report(req, url, attempt, status, time.monotonic() - t0, request_id, error)
+                self._report(req, url, attempt, status or ctx.status, time.monotonic() - t0, request_id, error)
         if status < 200 or status >= 300:
             api_error = _api_error(status, raw, headers)
             if status in self.retry.statuses:
@@ -416,7 +416,9 @@ class Client:
             error,
         )
         if self._hooks:
-            event = RequestEvent(req.method, req.template.source, str(url), attempt, status, duration, request_id, error)
+            event = RequestEvent(
+                req.method, req.template.source, str(url), attempt, status, duration, request_id, error
+            )
             for hook in self._hooks:
                 try:
                     hook(event)

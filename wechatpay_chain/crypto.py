@@ -13,11 +13,12 @@ import hmac as _hmac
 import os
 import time
 from collections.abc import Mapping
-from typing import Union
+from typing import Any, Union
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, InvalidTag, UnsupportedAlgorithm
-from cryptography.hazmat.primitives import hashes, padding as sym_padding, serialization
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import padding as sym_padding
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -49,7 +50,7 @@ __all__ = [
 
 PrivateKey = rsa.RSAPrivateKey
 PublicKey = rsa.RSAPublicKey
-KeyInput = Union[str, bytes, os.PathLike[str], rsa.RSAPrivateKey]
+KeyInput = Union[str, bytes, os.PathLike[str], rsa.RSAPrivateKey, tuple[Any, Any]]
 PublicKeyInput = Union[str, bytes, os.PathLike[str], rsa.RSAPublicKey, x509.Certificate]
 
 _OAEP = padding.OAEP(mgf=padding.MGF1(algorithm=hashes.SHA1()), algorithm=hashes.SHA1(), label=None)  # noqa: S303
@@ -76,7 +77,9 @@ def _read_source(thing: str | bytes | os.PathLike[str], what: str) -> bytes:
             with open(thing, "rb") as fh:
                 return fh.read()
         return thing.encode()
-    return bytes(thing)
+    if isinstance(thing, bytes | bytearray | memoryview):
+        return bytes(thing)
+    raise TypeError(f"expected {what} as PEM text, bytes, a path or a file:// URL, got {type(thing).__name__}")
 
 
 def _describe(data: bytes) -> str:
@@ -101,13 +104,19 @@ def load_private_key(thing: KeyInput, passphrase: str | bytes | None = None) -> 
     """Load the merchant RSA private key from any form users keep it in.
 
     Accepts a key object, ``file:///path``, a path, PEM text or bytes (PKCS#8, PKCS#1, encrypted PKCS#8
-    with ``passphrase``), or ``private.pkcs1://``/``private.pkcs8://`` + base64 DER.
+    with ``passphrase``, or PHP's ``(key, passphrase)`` pair), or ``private.pkcs1://``/``private.pkcs8://`` +
+    base64 DER.
     Raises ``ValueError`` saying what the input looked like and what was expected.
     """
     if isinstance(thing, rsa.RSAPrivateKey):
         return thing
     if isinstance(thing, rsa.RSAPublicKey):
         raise ValueError("expected an RSA private key, got a public key")
+    if isinstance(thing, tuple):
+        # PHP's ``[pem-or-file, passphrase]`` form for encrypted keys.
+        if len(thing) != 2 or passphrase is not None:
+            raise ValueError("expected (key, passphrase): a pair, and no separate passphrase argument")
+        thing, passphrase = thing
     password = passphrase.encode() if isinstance(passphrase, str) else passphrase
     if isinstance(thing, str) and thing.startswith(_PSEUDO_PRIVATE):
         prefix, rest = thing.split("://", 1)
@@ -229,6 +238,9 @@ def rsa_encrypt(plaintext: str | bytes, key: rsa.RSAPublicKey) -> str:
     data = plaintext.encode() if isinstance(plaintext, str) else plaintext
     if not data:
         return ""
+    limit = key.key_size // 8 - 42
+    if len(data) > limit:
+        raise ValueError(f"RSA-OAEP can encrypt at most {limit} bytes with this key, got {len(data)}")
     return base64.b64encode(key.encrypt(data, _OAEP)).decode("ascii")
 
 

@@ -74,6 +74,7 @@ class RequestContext:
     verify: bool = True
     verified_serial: str | None = None
     attempts: int = 0
+    status: int | None = None
     extras: dict[str, Any] = field(default_factory=dict)
 
 
@@ -100,12 +101,21 @@ async def body_bytes(req: ClientRequest) -> bytes:
 class WeChatPayMiddleware:
     """Signs requests (APIv3 SHA256-RSA) and verifies signed 2xx responses, failing closed."""
 
-    __slots__ = ("hosts", "signer", "verifier")
+    __slots__ = ("hosts", "on_unknown_serial", "signer", "verifier")
 
-    def __init__(self, signer: Signer, verifier: Verifier | None, *, hosts: Iterable[str] = WECHATPAY_HOSTS) -> None:
+    def __init__(
+        self,
+        signer: Signer,
+        verifier: Verifier | None,
+        *,
+        hosts: Iterable[str] = WECHATPAY_HOSTS,
+        on_unknown_serial: Callable[[str], Awaitable[bool]] | None = None,
+    ) -> None:
         self.signer = signer
         self.verifier = verifier
         self.hosts = frozenset(hosts)
+        #: Called with the unknown serial (e.g. to re-download platform certificates); ``True`` = retry verify once.
+        self.on_unknown_serial = on_unknown_serial
 
     async def __call__(self, req: ClientRequest, handler: Handler) -> ClientResponse:
         ctx = current_context.get()
@@ -123,6 +133,8 @@ class WeChatPayMiddleware:
         if ctx is not None:
             ctx.attempts += 1
         resp = await handler(req)
+        if ctx is not None:
+            ctx.status = resp.status
         if 200 <= resp.status < 300 and self.verifier is not None and (ctx is None or ctx.verify):
             serial = await self._verify(req, resp)
             if ctx is not None:
@@ -146,7 +158,14 @@ class WeChatPayMiddleware:
                         resp.headers.get("Request-ID"),
                     )
                 return serial
-            return self.verifier.verify(resp.headers, raw)
+            try:
+                return self.verifier.verify(resp.headers, raw)
+            except VerificationError as exc:
+                if exc.reason != VerificationError.UNKNOWN_SERIAL or self.on_unknown_serial is None:
+                    raise
+                if not await self.on_unknown_serial(resp.headers.get("Wechatpay-Serial", "").strip()):
+                    raise
+                return self.verifier.verify(resp.headers, raw)
         except BaseException:
             resp.release()
             raise

@@ -167,7 +167,9 @@ class Verifier:
                 request_id,
             )
         if not ts.isdigit() or len(ts) > 12:
-            raise VerificationError(VerificationError.CLOCK_SKEW, f"Wechatpay-Timestamp {ts[:20]!r} is not Unix seconds", request_id)
+            raise VerificationError(
+                VerificationError.CLOCK_SKEW, f"Wechatpay-Timestamp {ts[:20]!r} is not Unix seconds", request_id
+            )
         skew = abs(self.clock() - int(ts))
         if skew >= self.max_skew:
             raise VerificationError(

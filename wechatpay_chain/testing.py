@@ -55,7 +55,9 @@ class KeyPair:
         )
 
 
-def generate_key_pair(common_name: str = "wechatpay-chain test", *, serial: int | None = None, days: int = 365) -> KeyPair:
+def generate_key_pair(
+    common_name: str = "wechatpay-chain test", *, serial: int | None = None, days: int = 365
+) -> KeyPair:
     """A fresh key pair and self-signed certificate (about 50 ms)."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     number = serial if serial is not None else int.from_bytes(os.urandom(19), "big") | (1 << 151)
@@ -128,7 +130,9 @@ def check_request(
     lookup = merchant_keys if callable(merchant_keys) else (lambda m, s: merchant_keys.get((m, s)))
     key = lookup(fields["mchid"], fields["serial_no"])
     if key is None:
-        raise RequestCheckError(f"unknown merchant certificate serial {fields['serial_no']!r} for mchid {fields['mchid']!r}")
+        raise RequestCheckError(
+            f"unknown merchant certificate serial {fields['serial_no']!r} for mchid {fields['mchid']!r}"
+        )
     message = request_message(method, target, fields["timestamp"], fields["nonce_str"], body)
     if not crypto.rsa_verify(message, fields["signature"], key):
         raise RequestCheckError("signature does not match the request (method, path+query, body)")

@@ -1,0 +1,193 @@
+"""Callback notifications: verify like a response, then decrypt ``resource`` with the APIv3 key.
+
+:func:`parse_notification` is framework-agnostic (raw headers + raw body bytes in, a frozen
+:class:`Notification` out, or a :class:`~wechatpay_chain.WeChatPayError`). :func:`aiohttp_handler` wraps
+it into an ``aiohttp.web`` handler that answers the way WeChat Pay expects: 204 on success, 4xx/5xx with
+``{"code":"FAIL","message":…}`` otherwise, so WeChat retries.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol, Union
+
+import orjson
+from aiohttp import web
+from multidict import CIMultiDict, CIMultiDictProxy
+
+from . import crypto
+from .errors import DecryptionError, VerificationError, WeChatPayError
+from .signing import AUTH_SCHEME, Verifier
+
+__all__ = ["Notification", "NotificationParser", "aiohttp_handler", "fail_body", "parse_notification"]
+
+logger = logging.getLogger("wechatpay_chain.notify")
+
+RSA_AEAD = "AEAD_AES_256_GCM"
+
+HeadersInput = Union[Mapping[str, str], Mapping[bytes, bytes], Iterable[tuple[Any, Any]]]
+
+
+@dataclass(frozen=True, slots=True)
+class Notification:
+    """A verified, decrypted notification. ``resource`` is the decrypted JSON (e.g. a transaction)."""
+
+    id: str
+    create_time: str
+    event_type: str
+    resource_type: str
+    summary: str
+    resource: Any
+    original_type: str
+    serial: str
+    original: Mapping[str, Any] = field(repr=False)
+    body: bytes = field(repr=False)
+
+    @property
+    def created(self) -> datetime:
+        """``create_time`` as an aware datetime (RFC 3339 with offset)."""
+        return datetime.fromisoformat(self.create_time)
+
+
+def _headers(headers: HeadersInput) -> CIMultiDict[str]:
+    """A case-insensitive copy of any header container (dict, multidict, Starlette ``Headers``, ASGI pairs)."""
+    if isinstance(headers, CIMultiDict | CIMultiDictProxy):
+        return CIMultiDict(headers)
+    items = headers.items() if isinstance(headers, Mapping) else headers
+    out: CIMultiDict[str] = CIMultiDict()
+    try:
+        for key, value in items:
+            k = key.decode("latin-1") if isinstance(key, bytes | bytearray) else key
+            v = value.decode("latin-1") if isinstance(value, bytes | bytearray) else value
+            if not isinstance(k, str) or not isinstance(v, str):
+                raise TypeError
+            out.add(k, v)
+    except (TypeError, ValueError):
+        raise VerificationError(
+            VerificationError.MISSING_HEADERS, "headers must map header names to string values"
+        ) from None
+    return out
+
+
+def parse_notification(
+    headers: HeadersInput, body: bytes | bytearray | str, verifier: Verifier, apiv3_key: str | bytes
+) -> Notification:
+    """Verify and decrypt one notification.
+
+    ``body`` must be the raw request bytes exactly as received (re-encoded JSON does not verify).
+    Raises :class:`VerificationError` (unsigned, skewed, unknown serial, bad signature or probe, malformed
+    body) or :class:`DecryptionError` (tampered ``resource`` or wrong APIv3 key).
+    """
+    hdrs = _headers(headers)
+    raw = body.encode() if isinstance(body, str) else bytes(body)
+    request_id = hdrs.get("Request-ID")
+    sign_type = hdrs.get("Wechatpay-Signature-Type", "").strip()
+    if sign_type and sign_type != AUTH_SCHEME:
+        raise VerificationError(
+            VerificationError.BAD_SIGNATURE, f"unsupported Wechatpay-Signature-Type {sign_type[:40]!r}", request_id
+        )
+    serial = verifier.verify(hdrs, raw, request_id)
+    return decrypt_notification(raw, serial, apiv3_key, request_id)
+
+
+def decrypt_notification(raw: bytes, serial: str, apiv3_key: str | bytes, request_id: str | None = None) -> Notification:
+    """Second half of :func:`parse_notification`, for a body whose signature is already verified."""
+
+    def bad(what: str) -> VerificationError:
+        return VerificationError(VerificationError.BAD_BODY, f"notification body {what}", request_id)
+
+    try:
+        doc = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise bad("is not JSON") from None
+    if not isinstance(doc, dict):
+        raise bad("is not a JSON object")
+    resource = doc.get("resource")
+    if not isinstance(resource, dict):
+        raise bad("has no resource object")
+    fields = {}
+    for name in ("id", "create_time", "event_type", "resource_type", "summary"):
+        value = doc.get(name, "")
+        if not isinstance(value, str):
+            raise bad(f"field {name} is not a string")
+        fields[name] = value
+    algorithm = resource.get("algorithm")
+    if algorithm != RSA_AEAD:
+        raise DecryptionError(f"resource.algorithm is {str(algorithm)[:40]!r}, expected {RSA_AEAD}")
+    ciphertext, nonce, aad = (resource.get(k) for k in ("ciphertext", "nonce", "associated_data"))
+    if not isinstance(ciphertext, str) or not isinstance(nonce, str) or not isinstance(aad, str | None):
+        raise DecryptionError("resource lacks ciphertext/nonce strings")
+    plaintext = crypto.aes_gcm_decrypt(ciphertext, apiv3_key, nonce, aad)
+    try:
+        decrypted = orjson.loads(plaintext)
+    except orjson.JSONDecodeError:
+        raise DecryptionError("decrypted resource is not JSON") from None
+    original_type = resource.get("original_type", "")
+    return Notification(
+        id=fields["id"],
+        create_time=fields["create_time"],
+        event_type=fields["event_type"],
+        resource_type=fields["resource_type"],
+        summary=fields["summary"],
+        resource=decrypted,
+        original_type=original_type if isinstance(original_type, str) else "",
+        serial=serial,
+        original=doc,
+        body=raw,
+    )
+
+
+class NotificationParser(Protocol):
+    """What :func:`aiohttp_handler` needs: a :class:`~wechatpay_chain.Client` satisfies it."""
+
+    def parse_notification(self, headers: HeadersInput, body: bytes) -> Awaitable[Notification]: ...
+
+
+def fail_body(message: str) -> bytes:
+    """The JSON WeChat Pay expects with a 4xx/5xx reply."""
+    return orjson.dumps({"code": "FAIL", "message": message})
+
+
+def reply_for(exc: BaseException) -> tuple[int, str]:
+    """Map a failure to the HTTP status and message to answer WeChat Pay with (no secrets, no details)."""
+    if isinstance(exc, VerificationError):
+        return 401, f"verification failed: {exc.reason}"
+    if isinstance(exc, DecryptionError):
+        return 400, "decryption failed"
+    if isinstance(exc, WeChatPayError):
+        return 500, "notification could not be checked"
+    return 500, "handler failed"
+
+
+def aiohttp_handler(
+    parser: NotificationParser,
+    on_notification: Callable[[Notification], Awaitable[object] | object],
+) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """An ``aiohttp.web`` handler: verify + decrypt, call ``on_notification``, answer 204.
+
+    A notification that fails checks gets 401/400; ``on_notification`` raising gets 500, so WeChat Pay
+    retries later. Keep ``on_notification`` fast and idempotent (dedupe by ``notification.id``).
+    """
+
+    async def handler(request: web.Request) -> web.Response:
+        body = await request.read()
+        try:
+            note = await parser.parse_notification(request.headers, body)
+        except WeChatPayError as exc:
+            status, message = reply_for(exc)
+            logger.warning("wechatpay_chain: rejected notification: %s", exc)
+            return web.Response(status=status, body=fail_body(message), content_type="application/json")
+        try:
+            result = on_notification(note)
+            if inspect.isawaitable(result):
+                await result
+        except Exception:
+            logger.exception("wechatpay_chain: notification handler failed for %s", note.id)
+            return web.Response(status=500, body=fail_body("handler failed"), content_type="application/json")
+        return web.Response(status=204)
+
+    return handler
