@@ -13,6 +13,7 @@ from ._version import __version__
 from .errors import (
     APIError,
     ConfigError,
+    DecodeError,
     DecryptionError,
     OutcomeUnknown,
     RequestTimeout,
@@ -30,6 +31,7 @@ __all__ = [
     "Builder",
     "Client",
     "ConfigError",
+    "DecodeError",
     "DecryptionError",
     "Node",
     "OutcomeUnknown",

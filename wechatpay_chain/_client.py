@@ -18,12 +18,13 @@ import aiohttp
 import orjson
 import yarl
 
-from . import _config, crypto
+from . import _config, crypto, sensitive
 from ._chain import Node
 from ._options import build_query, check_headers, split_options
 from ._response import Response
 from ._template import Template
 from ._version import __version__
+from .certificates import CertificateManager
 from .errors import (
     APIError,
     ConfigError,
@@ -33,7 +34,17 @@ from .errors import (
     TransportError,
     VerificationError,
 )
-from .middleware import WECHATPAY_HOSTS, RequestContext, WeChatPayMiddleware, current_context
+from .media import Media
+from .middleware import (
+    MAX_RESPONSE_SIZE,
+    WECHATPAY_HOSTS,
+    RequestContext,
+    WeChatPayMiddleware,
+    current_context,
+    read_capped,
+)
+from .notify import Notification, parse_notification
+from .notify import _headers as _headers_of
 from .retry import RetryPolicy, is_idempotent
 from .signing import RSASigner, Signer, Verifier
 
@@ -78,6 +89,14 @@ class Prepared:
     extra_hosts: frozenset[str]
     idempotent: bool
     sign_body: bytes | None = None
+    # Files and APIv2 (issue 5): a fresh streamed body per attempt, one-shot bodies, the XML protocol.
+    payload: Callable[[], Any] | None = None
+    resendable: bool = True
+    v2: bool = False
+    ssl: Any = None
+    finish: Callable[[Response], Response] | None = None
+    # Issue 4: False only for the certificate download, which its manager verifies itself.
+    verify: bool = True
 
 
 class Client:
@@ -107,6 +126,7 @@ class Client:
         limit_per_host: int = 0,
         hooks: Sequence[Callable[[RequestEvent], None]] = (),
         validate: bool = False,
+        max_response_size: int = MAX_RESPONSE_SIZE,
         clock: Callable[[], float] = time.time,
         nonce_factory: Callable[[], str] = crypto.nonce,
         user_agent: str | None = None,
@@ -119,10 +139,12 @@ class Client:
         self.serial: str | None = None
         self._signer: Signer | None = None
         self._verifier: Verifier | None = None
+        self._private_key: Any = None  # kept for decrypting sensitive answer fields (issue 4)
         if v3_given or self.apiv2_key is None:
             self.serial = _config.check_serial(serial)
             if signer is None:
                 key = _config.load_key(private_key, passphrase)
+                self._private_key = key
                 signer = RSASigner(self.mchid, self.serial, key, clock=clock, nonce_factory=nonce_factory)
             self._signer = signer
             keys = _config.load_certs(certs, self.serial)
@@ -154,11 +176,21 @@ class Client:
         if self.backup_base_url:
             base_hosts.add(yarl.URL(self.backup_base_url).host or "")
         self._hosts = WECHATPAY_HOSTS | base_hosts
+        if not isinstance(max_response_size, int) or max_response_size < 1024:
+            raise ConfigError("max_response_size", "must be an integer of at least 1024 bytes")
+        self._max_size = max_response_size
         self._middleware = (
-            WeChatPayMiddleware(self._signer, self._verifier, hosts=self._hosts) if self._signer else None
+            WeChatPayMiddleware(self._signer, self._verifier, hosts=self._hosts, max_size=max_response_size)
+            if self._signer
+            else None
         )
         self._session = session
         self._owns_session = session is None
+        # Issue 4: platform certificates download and refresh themselves when the APIv3 key is known.
+        self._certificates: CertificateManager | None = None
+        if self.apiv3_key is not None and self._verifier is not None and self._middleware is not None:
+            self._certificates = CertificateManager(self, self._verifier, self.apiv3_key)
+            self._middleware.on_unknown_serial = self._certificates.on_unknown_serial
         self._closed = False
         self._inflight = 0
         self._root = Node(self, "")
@@ -181,6 +213,49 @@ class Client:
         """The response verifier (its key map is updated by the certificate manager)."""
         return self._verifier
 
+    # -- platform certificates, notifications, sensitive fields (issue 4) --------------------------------
+    @property
+    def certificates(self) -> CertificateManager | None:
+        """The platform-certificate manager (present when ``apiv3_key`` is given)."""
+        return self._certificates
+
+    async def parse_notification(self, headers: Any, body: bytes | str) -> Notification:
+        """Verify a callback exactly like a response and decrypt its ``resource`` (see :mod:`.notify`).
+
+        An unknown serial triggers one (rate-limited) certificate refresh before giving up.
+        """
+        if self._verifier is None or self.apiv3_key is None:
+            raise ConfigError("apiv3_key", "is needed (with certs or a private key) to check notifications")
+        if self._certificates is not None:
+            await self._certificates.ensure_loaded()
+        try:
+            return parse_notification(headers, body, self._verifier, self.apiv3_key)
+        except VerificationError as exc:
+            if exc.reason != VerificationError.UNKNOWN_SERIAL or self._certificates is None:
+                raise
+            serial = _headers_of(headers).get("Wechatpay-Serial", "").strip()
+            if not await self._certificates.on_unknown_serial(serial):
+                raise
+        return parse_notification(headers, body, self._verifier, self.apiv3_key)
+
+    def encryptor(self, serial: str | None = None) -> sensitive.Encryptor:
+        """An encryptor for sensitive request fields with the WeChat Pay key to use (or ``serial``)."""
+        if self._verifier is None:
+            raise ConfigError("certs", "encrypting sensitive fields needs the WeChat Pay certificates or public key")
+        keys = {s: k for s in self._verifier.serials if (k := self._verifier.key(s)) is not None}
+        newest = self._certificates.newest() if self._certificates is not None else None
+        return sensitive.choose_key(keys, newest.serial if newest else None, serial)
+
+    def encrypt(self, value: str, serial: str | None = None) -> sensitive.Ciphertext:
+        """Encrypt one sensitive field; put the result in ``json=`` and ``Wechatpay-Serial`` follows."""
+        return self.encryptor(serial).encrypt(value)
+
+    def decrypt(self, ciphertext: str) -> str:
+        """Decrypt a sensitive field of an answer with the merchant private key (RSA-OAEP)."""
+        if self._private_key is None:
+            raise ConfigError("private_key", "decrypting sensitive fields needs the merchant private key")
+        return sensitive.decrypt(ciphertext, self._private_key)
+
     # -- lifecycle ------------------------------------------------------------------------------------------
     async def __aenter__(self) -> Client:
         self._ensure_open()
@@ -192,6 +267,8 @@ class Client:
     async def aclose(self) -> None:
         """Close the session we created (an injected session is left open). Idempotent."""
         self._closed = True
+        if self._certificates is not None:
+            await self._certificates.aclose()
         if self._session is not None and self._owns_session and not self._session.closed:
             await self._session.close()
 
@@ -228,6 +305,10 @@ class Client:
         self._ensure_open()
         values, opts = split_options(template, args, kwargs)
         path = template.expand(values)
+        if path.startswith("v2/"):
+            from .v2._request import prepare_v2
+
+            return prepare_v2(self, method, template, path[3:], opts)
         base = self.base_url
         extra: frozenset[str] = frozenset()
         if "base_uri" in opts:
@@ -270,8 +351,18 @@ class Client:
             except TypeError as exc:
                 raise TemplateError(f"json: cannot serialise ({exc})") from None
             headers.setdefault("Content-Type", "application/json")
+            sensitive.apply_serial(payload, headers)  # Wechatpay-Serial of encrypted fields (issue 4)
         elif "body" in opts:
             raw = opts["body"]
+            if isinstance(raw, Media):
+                # Multipart upload: the signature covers only the meta JSON; the file is streamed per attempt.
+                headers["Content-Type"] = raw.multipart_content_type
+                return Prepared(
+                    method, template, url, b"", headers,
+                    _config.make_timeout(opts["timeout"], "timeout") if "timeout" in opts else None,
+                    extra, raw.resendable and opts.get("idempotent", True) is not False,
+                    sign_body=raw.meta, payload=raw.payload, resendable=raw.resendable,
+                )
             if isinstance(raw, str):
                 body = raw.encode()
             elif isinstance(raw, bytes | bytearray):
@@ -294,10 +385,12 @@ class Client:
         )
 
     async def _send(self, req: Prepared) -> Response:
-        if self._middleware is None:
+        if self._middleware is None and not req.v2:
             raise ConfigError("serial", "APIv3 calls need serial, private_key and certs")
         self._ensure_open()
         policy = self.retry
+        if self._certificates is not None and req.verify and not req.v2:
+            await self._certificates.ensure_loaded()
         started = time.monotonic()
         url = req.url
         backup = yarl.URL(self.backup_base_url) if self.backup_base_url else None
@@ -309,6 +402,8 @@ class Client:
                 try:
                     return await self._attempt(req, url, attempt)
                 except _Retryable as exc:
+                    if not req.resendable:  # a one-shot upload stream cannot be sent again
+                        raise exc.error from exc.error.__cause__
                     if exc.failover and backup is not None and (url.host, url.port) != (backup.host, backup.port):
                         # Nothing reached the primary: the same signed path is valid on the backup host.
                         logger.info("wechatpay_chain: %s unreachable, failing over to %s", url.host, backup.host)
@@ -324,7 +419,7 @@ class Client:
             self._inflight -= 1
 
     async def _attempt(self, req: Prepared, url: yarl.URL, attempt: int) -> Response:
-        ctx = RequestContext(extra_hosts=req.extra_hosts | {url.host or ""}, sign_body=req.sign_body)
+        ctx = RequestContext(extra_hosts=req.extra_hosts | {url.host or ""}, sign_body=req.sign_body, verify=req.verify)
         token = current_context.set(ctx)
         session = self._get_session()
         t0 = time.monotonic()
@@ -335,15 +430,16 @@ class Client:
             async with session.request(
                 req.method,
                 url,
-                data=req.body or None,
+                data=req.payload() if req.payload is not None else (req.body or None),
                 headers=req.headers,
                 timeout=req.timeout or self.timeout,
                 allow_redirects=False,
-                middlewares=None if self._owns_session else (self._middleware,),  # type: ignore[arg-type]
+                middlewares=() if req.v2 else None if self._owns_session else (self._middleware,),  # type: ignore[arg-type]
+                ssl=req.ssl if req.ssl is not None else True,
             ) as resp:
                 status = resp.status
                 request_id = resp.headers.get("Request-ID")
-                raw = await resp.read()
+                raw = await read_capped(resp, self._max_size)
                 headers = resp.headers
         except VerificationError as exc:
             error = exc.reason
@@ -379,7 +475,8 @@ class Client:
                     unknown.__cause__ = api_error
                     raise unknown
             raise api_error
-        return Response(status, headers, raw, str(url), ctx.verified_serial)
+        response = Response(status, headers, raw, str(url), ctx.verified_serial)
+        return req.finish(response) if req.finish is not None else response
 
     def _transport_failure(
         self, req: Prepared, failure: TransportError, cause: BaseException, *, sent: bool

@@ -8,6 +8,8 @@ from typing import Any
 import orjson
 from multidict import CIMultiDictProxy
 
+from .errors import DecodeError
+
 __all__ = ["Response"]
 
 
@@ -37,7 +39,12 @@ class Response:
         """The body parsed with orjson; ``None`` for an empty (e.g. 204) body."""
         if not self.body:
             return None
-        return orjson.loads(self.body)
+        try:
+            return orjson.loads(self.body)
+        except orjson.JSONDecodeError as exc:
+            raise DecodeError(
+                f"answer body is not JSON ({exc}); content-type {self.headers.get('Content-Type')!r}"
+            ) from None
 
     def __repr__(self) -> str:
         return f"<Response {self.status} {len(self.body)} bytes Request-ID={self.request_id}>"

@@ -10,7 +10,8 @@
     │   └── OutcomeUnknown              a non-idempotent write may or may not have been applied
     ├── APIError                        WeChat Pay answered non-2xx
     ├── VerificationError               a 2xx answer or a notification failed signature checks
-    └── DecryptionError                 AES-GCM / RSA-OAEP / AES-ECB decryption failed
+    ├── DecryptionError                 AES-GCM / RSA-OAEP / AES-ECB decryption failed
+    └── DecodeError (ValueError)        a verified body is not the JSON (or XML) it claims to be
 
 No exception carries a private key, an APIv3/APIv2 key or an Authorization value; all of them pickle.
 """
@@ -22,6 +23,7 @@ from typing import Any
 __all__ = [
     "APIError",
     "ConfigError",
+    "DecodeError",
     "DecryptionError",
     "OutcomeUnknown",
     "RequestTimeout",
@@ -137,3 +139,7 @@ class VerificationError(WeChatPayError):
 
 class DecryptionError(WeChatPayError):
     """Ciphertext could not be decrypted or authenticated (tampered, or the wrong key)."""
+
+
+class DecodeError(WeChatPayError, ValueError):
+    """A (verified) answer body could not be parsed as JSON/XML."""

@@ -24,7 +24,17 @@ from . import crypto
 from .errors import TemplateError, VerificationError
 from .signing import Signer, Verifier
 
-__all__ = ["WECHATPAY_HOSTS", "RequestContext", "WeChatPayMiddleware", "response_rule"]
+__all__ = [
+    "MAX_RESPONSE_SIZE",
+    "WECHATPAY_HOSTS",
+    "RequestContext",
+    "WeChatPayMiddleware",
+    "read_capped",
+    "response_rule",
+]
+
+#: Largest answer body read into memory (files are streamed by the download helpers instead).
+MAX_RESPONSE_SIZE = 16 * 1024 * 1024
 
 Handler = Callable[[ClientRequest], Awaitable[ClientResponse]]
 
@@ -83,6 +93,36 @@ current_context: contextvars.ContextVar[RequestContext | None] = contextvars.Con
 )
 
 
+async def read_capped(resp: ClientResponse, limit: int) -> bytes:
+    """Read the whole body, refusing more than ``limit`` bytes (a hostile or broken peer cannot exhaust memory).
+
+    The bytes are cached on the response, so a later ``await resp.read()`` returns them.
+    """
+    declared = resp.content_length
+    if declared is not None and declared > limit:
+        resp.release()
+        raise VerificationError(
+            VerificationError.BAD_BODY, f"answer declares {declared} bytes, over the {limit}-byte limit"
+        )
+    if resp._body is not None:  # already read (and cached) by someone else
+        return bytes(resp._body)
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        async for chunk in resp.content.iter_any():
+            size += len(chunk)
+            if size > limit:
+                raise VerificationError(VerificationError.BAD_BODY, f"answer is larger than the {limit}-byte limit")
+            chunks.append(chunk)
+    except BaseException:
+        resp.close()
+        raise
+    raw = b"".join(chunks)
+    resp._body = raw
+    await resp.read()  # lets aiohttp finish its bookkeeping and hand the connection back to the pool
+    return raw
+
+
 async def body_bytes(req: ClientRequest) -> bytes:
     """The exact entity bytes aiohttp will send for ``req`` (``b""`` when there is none)."""
     body: Any = req.body
@@ -90,18 +130,31 @@ async def body_bytes(req: ClientRequest) -> bytes:
         return b""
     if isinstance(body, bytes | bytearray):
         return bytes(body)
+    meta = getattr(body, "wechatpay_sign_body", None)  # a media.MediaPayload: only its meta JSON is signed
+    if isinstance(meta, bytes):
+        return meta
     if isinstance(body, aiohttp.MultipartWriter):
-        raise TemplateError(
-            "a multipart body must be signed over its meta JSON: send it through the client's media helper"
-        )
+        return await _multipart_meta(body)
     data: bytes = await body.as_bytes()
     return data
+
+
+async def _multipart_meta(writer: aiohttp.MultipartWriter) -> bytes:
+    """The bytes of the ``meta`` part of an upload built by hand: WeChat signs those, not the whole body."""
+    for part, _encoding, _te in writer._parts:
+        disposition = part.headers.get("Content-Disposition", "")
+        if 'name="meta"' in disposition.replace(" ", ""):
+            meta: bytes = await part.as_bytes()
+            return meta
+    raise TemplateError(
+        "a multipart upload needs a part named 'meta' (its JSON is what is signed): use wechatpay_chain.media.Media"
+    )
 
 
 class WeChatPayMiddleware:
     """Signs requests (APIv3 SHA256-RSA) and verifies signed 2xx responses, failing closed."""
 
-    __slots__ = ("hosts", "on_unknown_serial", "signer", "verifier")
+    __slots__ = ("hosts", "max_size", "on_unknown_serial", "signer", "verifier")
 
     def __init__(
         self,
@@ -110,7 +163,9 @@ class WeChatPayMiddleware:
         *,
         hosts: Iterable[str] = WECHATPAY_HOSTS,
         on_unknown_serial: Callable[[str], Awaitable[bool]] | None = None,
+        max_size: int = MAX_RESPONSE_SIZE,
     ) -> None:
+        self.max_size = max_size
         self.signer = signer
         self.verifier = verifier
         self.hosts = frozenset(hosts)
@@ -147,7 +202,7 @@ class WeChatPayMiddleware:
         if rule == "unsigned":
             return None
         try:
-            raw = await resp.read()
+            raw = await read_capped(resp, self.max_size)
             if rule == "statement" and "Wechatpay-Statement-Sha1" in resp.headers:
                 digest = resp.headers["Wechatpay-Statement-Sha1"].strip()
                 serial = self.verifier.verify(resp.headers, b'{"sha1":"%s"}' % digest.encode())

@@ -13,15 +13,17 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol, Union
+from typing import TYPE_CHECKING, Any, Protocol, Union
 
 import orjson
-from aiohttp import web
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from . import crypto
 from .errors import DecryptionError, VerificationError, WeChatPayError
 from .signing import AUTH_SCHEME, Verifier
+
+if TYPE_CHECKING:
+    from aiohttp import web
 
 __all__ = ["Notification", "NotificationParser", "aiohttp_handler", "fail_body", "parse_notification"]
 
@@ -172,6 +174,8 @@ def aiohttp_handler(
     A notification that fails checks gets 401/400; ``on_notification`` raising gets 500, so WeChat Pay
     retries later. Keep ``on_notification`` fast and idempotent (dedupe by ``notification.id``).
     """
+
+    from aiohttp import web
 
     async def handler(request: web.Request) -> web.Response:
         body = await request.read()

@@ -1,0 +1,1 @@
+"""Bundled request/response specs (see :mod:`wechatpay_chain.schema`)."""

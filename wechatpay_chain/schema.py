@@ -1,0 +1,121 @@
+"""Bundled API schemas: one description per operation, used by the client (``validate=True``) and the sandbox.
+
+``validate_request("POST", "v3/marketing/partner/product-coupon/product-coupons/{product_coupon_id}/stocks",
+payload)`` raises :class:`~wechatpay_chain.TemplateError` naming the first bad field
+(``json.stock.stock_send_rule.max_count: required``); templates without a bundled schema are not checked.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from ._schemas import product_coupon as pc
+from ._schemas.spec import Field, Issue, check, first_issue
+from .errors import TemplateError
+
+__all__ = [
+    "OPERATIONS",
+    "Field",
+    "Issue",
+    "Operation",
+    "find_operation",
+    "issues",
+    "validate_query",
+    "validate_request",
+    "validate_response",
+]
+
+_PREFIX = "v3/marketing/partner/product-coupon/product-coupons"
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One API operation: its route and the specs of its JSON body, query and 2xx answer."""
+
+    name: str
+    method: str
+    template: str
+    response: Field
+    request: Field | None = None
+    query: Field | None = None
+    seed: str = ""
+
+
+OPERATIONS: tuple[Operation, ...] = (
+    Operation("create_product_coupon", "POST", _PREFIX, pc.PRODUCT_COUPON, pc.CREATE_PRODUCT_COUPON, seed="003"),
+    Operation("add_stock", "POST", _PREFIX + "/{product_coupon_id}/stocks", pc.STOCK, pc.ADD_STOCK, seed="001"),
+    Operation(
+        "list_stocks", "GET", _PREFIX + "/{product_coupon_id}/stocks", pc.LIST_STOCKS, query=pc.LIST_STOCKS_QUERY,
+        seed="001",
+    ),
+    Operation(
+        "get_stock", "GET", _PREFIX + "/{product_coupon_id}/stocks/{stock_id}", pc.STOCK,
+        query=pc.GET_STOCK_QUERY, seed="004",
+    ),
+    Operation(
+        "patch_stock", "PATCH", _PREFIX + "/{product_coupon_id}/stocks/{stock_id}", pc.STOCK, pc.PATCH_STOCK,
+        seed="004",
+    ),
+    Operation(
+        "add_stock_bundle", "POST", _PREFIX + "/{product_coupon_id}/stock-bundles", pc.STOCK_BUNDLE_RESULT,
+        pc.ADD_STOCK_BUNDLE, seed="002",
+    ),
+)
+
+_PLACEHOLDER = re.compile(r"\{\+?[^}]*\}")
+
+
+def _shape(template: str) -> str:
+    """Normalise a template for lookup: no scheme/host, no leading slash, placeholders anonymous."""
+    text = re.sub(r"^[a-z]+://[^/]+", "", template).lstrip("/").split("?", 1)[0]
+    return _PLACEHOLDER.sub("{}", text)
+
+
+_BY_ROUTE = {(op.method, _shape(op.template)): op for op in OPERATIONS}
+
+
+def find_operation(method: str, template: str) -> Operation | None:
+    """The bundled operation for ``method`` + ``template`` (any placeholder names), if any."""
+    return _BY_ROUTE.get((method.upper(), _shape(template)))
+
+
+def issues(spec: Field, value: Any) -> Iterator[Issue]:
+    """Every issue of ``value`` against ``spec`` (for tests and tooling; servers report the first)."""
+    return check(spec, value)
+
+
+def _raise(where: str, issue: Issue) -> None:
+    raise TemplateError(f"{where}.{issue.dotted}: {issue.problem}" if issue.path else f"{where}: {issue.problem}")
+
+
+def validate_request(method: str, template: str, payload: Any) -> None:
+    """Check a JSON body before it is sent; unknown operations are not checked."""
+    op = find_operation(method, template)
+    if op is None or op.request is None:
+        return
+    issue = first_issue(op.request, payload)
+    if issue is not None:
+        _raise("json", issue)
+
+
+def validate_query(method: str, template: str, query: Any) -> None:
+    """Check a query mapping the same way (values as the caller gives them, e.g. ``page_size=20``)."""
+    op = find_operation(method, template)
+    if op is None or op.query is None:
+        return
+    issue = first_issue(op.query, dict(query or {}))
+    if issue is not None:
+        _raise("query", issue)
+
+
+def validate_response(method: str, template: str, body: Any) -> None:
+    """Check a 2xx answer against the documented response table (used by the sandbox's own tests)."""
+    op = find_operation(method, template)
+    if op is None:
+        return
+    issue = first_issue(op.response, body)
+    if issue is not None:
+        _raise("response", issue)

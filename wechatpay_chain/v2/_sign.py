@@ -1,0 +1,55 @@
+"""APIv2 signatures: ``k=v&…&key=APIV2_KEY`` over the sorted non-empty fields, MD5 or HMAC-SHA256.
+
+Sorting is by byte order of the names (Python's ``sorted`` on ``str`` compares code points, which for the
+ASCII names WeChat uses is byte order — the rule wechatpay-php had to fix in its issue #41).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Mapping
+from typing import Any
+
+from ..errors import TemplateError
+
+__all__ = ["MD5", "HMAC_SHA256", "algorithm_for", "sign", "string_to_sign", "verify"]
+
+MD5 = "MD5"
+HMAC_SHA256 = "HMAC-SHA256"
+
+
+def string_to_sign(data: Mapping[str, Any], key: str) -> str:
+    """``stringSignTemp``: sorted ``k=v`` of non-empty fields except ``sign``, then ``&key=<key>``."""
+    pairs = [
+        f"{k}={v}"
+        for k, v in sorted(data.items(), key=lambda kv: kv[0].encode())
+        if k != "sign" and v is not None and v != "" and not isinstance(v, dict | list)
+    ]
+    pairs.append(f"key={key}")
+    return "&".join(pairs)
+
+
+def sign(data: Mapping[str, Any], key: str, sign_type: str | None = None) -> str:
+    """The uppercase hex ``sign`` of ``data``; ``sign_type`` defaults to ``data["sign_type"]`` or MD5."""
+    algo = sign_type or data.get("sign_type") or MD5
+    message = string_to_sign(data, key).encode()
+    if algo == MD5:
+        return hashlib.md5(message).hexdigest().upper()  # noqa: S324 - the protocol's algorithm
+    if algo == HMAC_SHA256:
+        return hmac.new(key.encode(), message, hashlib.sha256).hexdigest().upper()
+    raise TemplateError(f"sign_type must be {MD5!r} or {HMAC_SHA256!r}, got {algo!r}")
+
+
+def algorithm_for(signature: str) -> str:
+    """What produced a received ``sign``: 64 hex digits are HMAC-SHA256, anything else MD5."""
+    return HMAC_SHA256 if len(signature) == 64 else MD5
+
+
+def verify(data: Mapping[str, Any], key: str) -> bool:
+    """Recompute ``data["sign"]`` (algorithm from its length) and compare in constant time."""
+    received = data.get("sign")
+    if not isinstance(received, str) or not received:
+        return False
+    expected = sign(data, key, algorithm_for(received))
+    return hmac.compare_digest(expected.encode(), received.upper().encode())
