@@ -130,6 +130,8 @@ class Client:
         clock: Callable[[], float] = time.time,
         nonce_factory: Callable[[], str] = crypto.nonce,
         user_agent: str | None = None,
+        merchant_cert: Any = None,
+        merchant_pkcs12: Any = None,
     ) -> None:
         self.mchid = _config.check_mchid(mchid)
         self.base_url = _config.check_base_url(base_url)
@@ -194,6 +196,12 @@ class Client:
         self._closed = False
         self._inflight = 0
         self._root = Node(self, "")
+        # APIv2 ``security`` calls: the merchant TLS client certificate, loaded once (wechatpay_chain.v2.tls).
+        self._merchant_tls: Any = None
+        if merchant_cert is not None or merchant_pkcs12 is not None:
+            from .v2.tls import MerchantCertificate
+
+            self._merchant_tls = MerchantCertificate.coerce(merchant_cert, merchant_pkcs12)
 
     # -- chain entry points -------------------------------------------------------------------------------
     def __getattr__(self, name: str) -> Node:

@@ -46,5 +46,11 @@ class Response:
                 f"answer body is not JSON ({exc}); content-type {self.headers.get('Content-Type')!r}"
             ) from None
 
+    def xml(self) -> dict[str, Any]:
+        """An APIv2 body parsed by the hardened XML parser (no DTD, no entities): ``{field: text}``."""
+        from .v2._xml import parse_xml
+
+        return parse_xml(self.body)
+
     def __repr__(self) -> str:
         return f"<Response {self.status} {len(self.body)} bytes Request-ID={self.request_id}>"

@@ -111,7 +111,7 @@ def decrypt_certificates(body: bytes, apiv3_key: str | bytes) -> list[PlatformCe
             cert = crypto.load_certificate(pem)
             crypto.load_public_key(cert)
         except ValueError:
-            raise DecryptionError(f"certificate {serial} decrypted to something that is not an RSA certificate") from None
+            raise DecryptionError(f"certificate {serial} did not decrypt to an RSA certificate") from None
         if not _serial_matches(cert, serial):
             raise VerificationError(
                 VerificationError.BAD_BODY,

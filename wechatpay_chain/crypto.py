@@ -13,7 +13,7 @@ import hmac as _hmac
 import os
 import time
 from collections.abc import Mapping
-from typing import Any, Union
+from typing import Any, cast
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, InvalidTag, UnsupportedAlgorithm
@@ -50,8 +50,8 @@ __all__ = [
 
 PrivateKey = rsa.RSAPrivateKey
 PublicKey = rsa.RSAPublicKey
-KeyInput = Union[str, bytes, os.PathLike[str], rsa.RSAPrivateKey, tuple[Any, Any]]
-PublicKeyInput = Union[str, bytes, os.PathLike[str], rsa.RSAPublicKey, x509.Certificate]
+KeyInput = str | bytes | os.PathLike[str] | rsa.RSAPrivateKey | tuple[Any, Any]
+PublicKeyInput = str | bytes | os.PathLike[str] | rsa.RSAPublicKey | x509.Certificate
 
 _OAEP = padding.OAEP(mgf=padding.MGF1(algorithm=hashes.SHA1()), algorithm=hashes.SHA1(), label=None)  # noqa: S303
 _PKCS1 = padding.PKCS1v15()
@@ -126,12 +126,13 @@ def load_private_key(thing: KeyInput, passphrase: str | bytes | None = None) -> 
         except (ValueError, TypeError, UnsupportedAlgorithm):
             raise ValueError(f"{prefix}:// payload is not a DER private key") from None
     else:
-        data = _read_source(thing, "private key")
+        data = _read_source(cast("str | bytes | os.PathLike[str]", thing), "private key")
         if b"-----BEGIN" not in data:
-            raise ValueError(f"expected a PEM private key (BEGIN PRIVATE KEY / BEGIN RSA PRIVATE KEY), got {_describe(data)}")
-        if b"PUBLIC KEY-----" in data or b"CERTIFICATE-----" in data:
-            if b"PRIVATE KEY-----" not in data:
-                raise ValueError(f"expected a private key, got {_describe(data)} (that is the public half)")
+            raise ValueError(
+                f"expected a PEM private key (BEGIN PRIVATE KEY / BEGIN RSA PRIVATE KEY), got {_describe(data)}"
+            )
+        if (b"PUBLIC KEY-----" in data or b"CERTIFICATE-----" in data) and b"PRIVATE KEY-----" not in data:
+            raise ValueError(f"expected a private key, got {_describe(data)} (that is the public half)")
         try:
             key = serialization.load_pem_private_key(data, password=password)
         except TypeError as exc:
@@ -167,6 +168,7 @@ def load_public_key(thing: PublicKeyInput) -> rsa.RSAPublicKey:
     """
     if isinstance(thing, rsa.RSAPublicKey):
         return thing
+    key: object
     if isinstance(thing, x509.Certificate):
         key = thing.public_key()
     elif isinstance(thing, str) and thing.startswith(_PSEUDO_PUBLIC):

@@ -9,6 +9,7 @@
     │   ├── RequestTimeout (TimeoutError)
     │   └── OutcomeUnknown              a non-idempotent write may or may not have been applied
     ├── APIError                        WeChat Pay answered non-2xx
+    │   └── APIv2Error                  an APIv2 answer said return_code/result_code FAIL
     ├── VerificationError               a 2xx answer or a notification failed signature checks
     ├── DecryptionError                 AES-GCM / RSA-OAEP / AES-ECB decryption failed
     └── DecodeError (ValueError)        a verified body is not the JSON (or XML) it claims to be
@@ -22,6 +23,7 @@ from typing import Any
 
 __all__ = [
     "APIError",
+    "APIv2Error",
     "ConfigError",
     "DecodeError",
     "DecryptionError",
@@ -143,3 +145,61 @@ class DecryptionError(WeChatPayError):
 
 class DecodeError(WeChatPayError, ValueError):
     """A (verified) answer body could not be parsed as JSON/XML."""
+
+
+class APIv2Error(APIError):
+    """An APIv2 (XML) answer reported ``FAIL``: ``err_code``/``err_code_des`` (or ``return_msg``) say why.
+
+    ``code`` is ``err_code`` when present, else ``return_code``; ``data`` is the parsed document.
+    """
+
+    def __init__(
+        self,
+        status: int,
+        return_code: str | None,
+        return_msg: str | None,
+        result_code: str | None,
+        err_code: str | None,
+        err_code_des: str | None,
+        data: dict[str, Any] | None = None,
+        body: bytes = b"",
+    ) -> None:
+        super().__init__(status, err_code or return_code, err_code_des or return_msg, None, None, body)
+        self.return_code = return_code
+        self.return_msg = return_msg
+        self.result_code = result_code
+        self.err_code = err_code
+        self.err_code_des = err_code_des
+        self.data = dict(data or {})
+
+    @classmethod
+    def from_document(cls, status: int, data: dict[str, Any], body: bytes = b"") -> APIv2Error:
+        def text(name: str) -> str | None:
+            value = data.get(name)
+            return value if isinstance(value, str) else None
+
+        return cls(
+            status,
+            text("return_code"),
+            text("return_msg"),
+            text("result_code"),
+            text("err_code"),
+            text("err_code_des"),
+            data,
+            body[:65536],
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (
+            type(self),
+            (
+                self.status,
+                self.return_code,
+                self.return_msg,
+                self.result_code,
+                self.err_code,
+                self.err_code_des,
+                self.data,
+                self.body,
+            ),
+        )

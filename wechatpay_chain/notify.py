@@ -13,7 +13,7 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol, Union
+from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 from multidict import CIMultiDict, CIMultiDictProxy
@@ -31,7 +31,7 @@ logger = logging.getLogger("wechatpay_chain.notify")
 
 RSA_AEAD = "AEAD_AES_256_GCM"
 
-HeadersInput = Union[Mapping[str, str], Mapping[bytes, bytes], Iterable[tuple[Any, Any]]]
+HeadersInput = Mapping[str, str] | Mapping[bytes, bytes] | Iterable[tuple[Any, Any]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +96,9 @@ def parse_notification(
     return decrypt_notification(raw, serial, apiv3_key, request_id)
 
 
-def decrypt_notification(raw: bytes, serial: str, apiv3_key: str | bytes, request_id: str | None = None) -> Notification:
+def decrypt_notification(
+    raw: bytes, serial: str, apiv3_key: str | bytes, request_id: str | None = None
+) -> Notification:
     """Second half of :func:`parse_notification`, for a body whose signature is already verified."""
 
     def bad(what: str) -> VerificationError:

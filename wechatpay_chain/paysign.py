@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from . import crypto
 
-__all__ = ["app_params", "jsapi_message", "jsapi_params", "app_message"]
+__all__ = ["app_message", "app_params", "jsapi_message", "jsapi_params"]
 
 
 def jsapi_message(appid: str, timestamp: str, nonce: str, package: str) -> bytes:
