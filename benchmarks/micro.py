@@ -98,11 +98,12 @@ def timings(keys: KeyFiles, quick: bool) -> dict[str, float]:
     body = orjson.dumps(BODY)
     target = PATH
     nonce = "593BEC0C930BF1AFEB40B4A08C8FB242"
+    serial = keys.merchant_serial
 
     def assemble() -> str:
         message = request_message("POST", target, 1700000000, nonce, body)
         signature = base64.b64encode(message[:256]).decode()  # stands in for the RSA step
-        return authorization(MCHID, nonce, 1700000000, keys.merchant_serial, signature)
+        return authorization(MCHID, nonce, 1700000000, serial, signature)
 
     platform = client._verifier
     assert isinstance(platform, Verifier)

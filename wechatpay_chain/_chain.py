@@ -12,7 +12,7 @@ import keyword
 import re
 from collections.abc import Awaitable, Mapping
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, Generic, NoReturn, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, NoReturn, Protocol, TypeVar, overload
 
 from ._template import Template, parse
 
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 __all__ = ["Node", "SyncNode", "normalize"]
 
 R = TypeVar("R", covariant=True)
+V = TypeVar("V")
 
 VERBS = ("get", "post", "put", "patch", "delete")
 _KEYWORDS = frozenset(k for k in keyword.kwlist if k.islower())
@@ -53,20 +54,54 @@ def _kebab(name: str) -> str:
     return _UPPER.sub(lambda m: "-" + m.group(0).lower(), name)
 
 
-class _Base(Generic[R]):
-    __slots__ = ("_children", "_client", "_path")
+class _Verb(Generic[V]):
+    """A verb attribute. Non-data descriptor: the verb node is cached in the instance ``__dict__``, so after the
+    first access ``node.get`` is a plain attribute hit."""
 
-    _client: Any  # a _Dispatcher[R]; typed loosely because slots + Protocol confuse checkers
+    def __init__(self) -> None:
+        self.name = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, obj: None, cls: type) -> _Verb[V]: ...
+
+    @overload
+    def __get__(self, obj: _Base[Any], cls: type) -> V: ...
+
+    def __get__(self, obj: _Base[Any] | None, cls: type) -> _Verb[V] | V:
+        if obj is None:
+            return self
+        node: V = obj._make_verb(self.name)
+        obj.__dict__[self.name] = node
+        return node
+
+
+class _Base(Generic[R]):
+    """Shared node behaviour. State lives in ``__dict__`` (children are cached there too); writes are refused."""
+
+    _client: Any  # a _Dispatcher[R]; typed loosely because the async and sync clients differ
     _path: str
-    _children: dict[str, Any]
 
     def __init__(self, client: _Dispatcher[R], path: str) -> None:
-        object.__setattr__(self, "_client", client)
-        object.__setattr__(self, "_path", path)
-        object.__setattr__(self, "_children", {})
+        d = self.__dict__
+        d["_client"] = client
+        d["_path"] = path
 
     def _join(self, segment: str) -> str:
         return f"{self._path}/{segment}" if self._path else segment
+
+    def _segment(self, name: str) -> str:
+        try:
+            return normalize(name)
+        except AttributeError:
+            raise AttributeError(
+                f"{name!r} is not a path segment of {self._path!r}; use node[{name!r}] for a literal segment"
+            ) from None
+
+    def _make_verb(self, verb: str) -> Any:
+        raise NotImplementedError
 
     def __setattr__(self, name: str, value: object) -> NoReturn:
         raise AttributeError(f"{type(self).__name__} is immutable")
@@ -108,126 +143,77 @@ class _Base(Generic[R]):
 class Node(_Base["Awaitable[Response]"]):
     """An async path node. Verbs (``get``, ``post``, ``put``, ``patch``, ``delete``) return coroutines."""
 
-    __slots__ = ()
+    get: _Verb[AsyncVerb] = _Verb()
+    post: _Verb[AsyncVerb] = _Verb()
+    put: _Verb[AsyncVerb] = _Verb()
+    patch: _Verb[AsyncVerb] = _Verb()
+    delete: _Verb[AsyncVerb] = _Verb()
 
     def __getattr__(self, name: str) -> Node:
-        child = self._children.get(name)
-        if child is None:
-            try:
-                segment = normalize(name)
-            except AttributeError:
-                raise AttributeError(
-                    f"{name!r} is not a path segment of {self._path!r}; use node[{name!r}] for a literal segment"
-                ) from None
-            child = self._children[name] = Node(self._client, self._join(segment))
-        return child  # type: ignore[no-any-return,unused-ignore]
+        # Only reached on a miss: the child is then cached in __dict__ and found directly next time.
+        child = Node(self._client, self._join(self._segment(name)))
+        self.__dict__[name] = child
+        return child
 
     def __getitem__(self, segment: str) -> Node:
         if not isinstance(segment, str):
             raise TypeError(f"path segments are strings, not {type(segment).__name__}")
         return Node(self._client, self._join(segment))
 
-    @property
-    def get(self) -> AsyncVerb:
-        return self._verb("get")
-
-    @property
-    def post(self) -> AsyncVerb:
-        return self._verb("post")
-
-    @property
-    def put(self) -> AsyncVerb:
-        return self._verb("put")
-
-    @property
-    def patch(self) -> AsyncVerb:
-        return self._verb("patch")
-
-    @property
-    def delete(self) -> AsyncVerb:
-        return self._verb("delete")
-
-    def _verb(self, verb: str) -> AsyncVerb:
-        node = self._children.get(verb)
-        if node is None:
-            node = self._children[verb] = AsyncVerb(self._client, self._join(verb), verb.upper(), self._path)
-        return node  # type: ignore[no-any-return,unused-ignore]
+    def _make_verb(self, verb: str) -> AsyncVerb:
+        return AsyncVerb(self._client, self._join(verb), verb.upper(), self._path)
 
 
 class AsyncVerb(Node):
     """A verb that is also a path segment: call it to send ``METHOD parent``, chain on to go deeper."""
 
-    __slots__ = ("_method", "_parent")
+    _method: str
+    _parent: str
 
     def __init__(self, client: _Dispatcher[Awaitable[Response]], path: str, method: str, parent: str) -> None:
         super().__init__(client, path)
-        object.__setattr__(self, "_method", method)
-        object.__setattr__(self, "_parent", parent)
+        self.__dict__["_method"] = method
+        self.__dict__["_parent"] = parent
 
     def __call__(self, options: Mapping[str, Any] | None = None, /, **kwargs: Any) -> Awaitable[Response]:
-        result: Any = self._client._call(self._method, parse(self._parent), (options,), kwargs)
-        return result  # type: ignore[no-any-return,unused-ignore]
+        result: Awaitable[Response] = self._client._call(self._method, parse(self._parent), (options,), kwargs)
+        return result
 
 
 class SyncNode(_Base["Response"]):
     """A blocking path node (from :class:`SyncClient`): verbs return the :class:`Response`."""
 
-    __slots__ = ()
+    get: _Verb[SyncVerb] = _Verb()
+    post: _Verb[SyncVerb] = _Verb()
+    put: _Verb[SyncVerb] = _Verb()
+    patch: _Verb[SyncVerb] = _Verb()
+    delete: _Verb[SyncVerb] = _Verb()
 
     def __getattr__(self, name: str) -> SyncNode:
-        child = self._children.get(name)
-        if child is None:
-            try:
-                segment = normalize(name)
-            except AttributeError:
-                raise AttributeError(
-                    f"{name!r} is not a path segment of {self._path!r}; use node[{name!r}] for a literal segment"
-                ) from None
-            child = self._children[name] = SyncNode(self._client, self._join(segment))
-        return child  # type: ignore[no-any-return,unused-ignore]
+        child = SyncNode(self._client, self._join(self._segment(name)))
+        self.__dict__[name] = child
+        return child
 
     def __getitem__(self, segment: str) -> SyncNode:
         if not isinstance(segment, str):
             raise TypeError(f"path segments are strings, not {type(segment).__name__}")
         return SyncNode(self._client, self._join(segment))
 
-    @property
-    def get(self) -> SyncVerb:
-        return self._verb("get")
-
-    @property
-    def post(self) -> SyncVerb:
-        return self._verb("post")
-
-    @property
-    def put(self) -> SyncVerb:
-        return self._verb("put")
-
-    @property
-    def patch(self) -> SyncVerb:
-        return self._verb("patch")
-
-    @property
-    def delete(self) -> SyncVerb:
-        return self._verb("delete")
-
-    def _verb(self, verb: str) -> SyncVerb:
-        node = self._children.get(verb)
-        if node is None:
-            node = self._children[verb] = SyncVerb(self._client, self._join(verb), verb.upper(), self._path)
-        return node  # type: ignore[no-any-return,unused-ignore]
+    def _make_verb(self, verb: str) -> SyncVerb:
+        return SyncVerb(self._client, self._join(verb), verb.upper(), self._path)
 
 
 class SyncVerb(SyncNode):
     """Blocking twin of :class:`AsyncVerb`."""
 
-    __slots__ = ("_method", "_parent")
+    _method: str
+    _parent: str
 
     def __init__(self, client: _Dispatcher[Response], path: str, method: str, parent: str) -> None:
         super().__init__(client, path)
-        object.__setattr__(self, "_method", method)
-        object.__setattr__(self, "_parent", parent)
+        self.__dict__["_method"] = method
+        self.__dict__["_parent"] = parent
 
     def __call__(self, options: Mapping[str, Any] | None = None, /, **kwargs: Any) -> Response:
-        result: Any = self._client._call(self._method, parse(self._parent), (options,), kwargs)
-        return result  # type: ignore[no-any-return,unused-ignore]
+        result: Response = self._client._call(self._method, parse(self._parent), (options,), kwargs)
+        return result

@@ -207,7 +207,9 @@ class Client:
     def __getattr__(self, name: str) -> Node:
         if name.startswith("_"):
             raise AttributeError(name)
-        return getattr(self._root, name)  # type: ignore[no-any-return]
+        node: Node = getattr(self._root, name)
+        self.__dict__[name] = node  # next time a plain attribute hit
+        return node
 
     def __getitem__(self, path: str) -> Node:
         return self._root[path]

@@ -40,7 +40,9 @@ class SyncClient:
     def __getattr__(self, name: str) -> SyncNode:
         if name.startswith("_"):
             raise AttributeError(name)
-        return getattr(self._root, name)  # type: ignore[no-any-return]
+        node: SyncNode = getattr(self._root, name)
+        self.__dict__[name] = node
+        return node
 
     def __getitem__(self, path: str) -> SyncNode:
         return self._root[path]

@@ -193,7 +193,12 @@ def load_public_key(thing: PublicKeyInput) -> rsa.RSAPublicKey:
                 key = serialization.load_pem_public_key(data)
             else:
                 raise ValueError("not PEM")
-        except (ValueError, UnsupportedAlgorithm):
+        except UnsupportedAlgorithm:
+            raise ValueError(
+                f"expected an RSA public key, got {_describe(data)} whose key algorithm is not supported "
+                "(only RSA; national-crypto SM2 keys are not)"
+            ) from None
+        except ValueError:
             raise ValueError(
                 "expected a certificate or public key (BEGIN CERTIFICATE / BEGIN PUBLIC KEY / "
                 f"BEGIN RSA PUBLIC KEY), got {_describe(data)}"
