@@ -63,7 +63,9 @@ class BareClient:
 class FloorClient:
     """One orjson dump, one sign, one verify per request — the CPU floor of a correct client."""
 
-    def __init__(self, base_url: str, keys: KeyFiles, sign_threads: int = 0) -> None:
+    def __init__(
+        self, base_url: str, keys: KeyFiles, sign_threads: int = 0, *, limit: int = 100, extra_headers: dict[str, str] | None = None
+    ) -> None:
         key = load_pem_private_key(keys.merchant_key.read_bytes(), None)
         pub = load_pem_public_key(keys.platform_public.read_bytes())
         assert isinstance(key, rsa.RSAPrivateKey) and isinstance(pub, rsa.RSAPublicKey)
@@ -74,10 +76,12 @@ class FloorClient:
         self.get_url = yarl.URL(base_url.rstrip("/") + self.get_target, encoded=True)
         self.post_url = yarl.URL(base_url.rstrip("/") + PATH, encoded=True)
         self.pool = ThreadPoolExecutor(sign_threads, "floor-sign") if sign_threads else None
+        self.limit = limit
+        self.extra = extra_headers or {}
         self.session: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> FloorClient:
-        self.session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=100))
+        self.session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=self.limit))
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -111,6 +115,8 @@ class FloorClient:
     async def get(self) -> bytes:
         assert self.session is not None
         headers = {"Accept": "application/json", "Authorization": await self._authorization("GET", self.get_target, b"")}
+        if self.extra:
+            headers.update(self.extra)
         async with self.session.get(self.get_url, headers=headers) as resp:
             raw = await resp.read()
             if resp.status != 200:

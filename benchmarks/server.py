@@ -8,7 +8,8 @@ RSA work per request. Requests get a cheap sanity check (scheme, mchid) and ever
 signed request is fully re-verified from the bytes received; a failure is answered 401 SIGN_ERROR and
 counted, so a contender that signs the wrong bytes cannot post a good number unnoticed.
 
-``--hold N`` keeps every request open until N are in flight (for the memory benchmark).
+``--hold N`` keeps every request that carries ``X-Bench-Hold`` open until N such requests are in flight
+(for the memory benchmark; headers are not signed, so the header changes nothing else).
 
     python benchmarks/server.py --keys DIR [--port 0] [--workers 1] [--check-every 16] [--hold N]
 
@@ -24,6 +25,7 @@ import multiprocessing
 import os
 import signal
 import socket
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -114,7 +116,7 @@ class Worker:
                 self.count("failed")
                 answer = orjson.dumps({"code": "SIGN_ERROR", "message": problem})
                 return web.Response(status=401, body=answer, content_type="application/json")
-        if self.hold:
+        if self.hold and "X-Bench-Hold" in request.headers:
             self.held += 1
             if self.held >= self.hold:
                 self.release.set()
@@ -151,6 +153,32 @@ def _serve(index: int, sock: socket.socket, keys: KeyFiles, counters: Any,
     asyncio.run(main())
 
 
+def spawn(keys: Path, *extra: str, workers: int = 1) -> tuple[subprocess.Popen[str], int]:
+    """Start this server as a child process; return it and its port once every worker listens."""
+    proc = subprocess.Popen(
+        [sys.executable, str(Path(__file__).resolve()), "--keys", str(keys), "--workers", str(workers), *extra],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    if not line.startswith("READY "):
+        proc.kill()
+        raise SystemExit(f"the benchmark server did not start: {line!r}")
+    return proc, int(line.split()[1])
+
+
+def stop(proc: subprocess.Popen[str]) -> None:
+    """Stop a server started by :func:`spawn`."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--keys", required=True, type=Path, help="directory written by workload.make_keys")
@@ -158,7 +186,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--check-every", type=int, default=16, help="fully re-verify every N-th signed request")
-    parser.add_argument("--hold", type=int, default=0, help="answer nothing until N requests are in flight")
+    parser.add_argument("--hold", type=int, default=0, help="hold X-Bench-Hold requests until N are in flight")
     parser.add_argument("--hold-timeout", type=float, default=120.0)
     args = parser.parse_args(argv)
     keys = KeyFiles(args.keys)
@@ -185,13 +213,13 @@ def main(argv: list[str] | None = None) -> None:
             raise SystemExit("server workers did not start")
     print(f"READY {port}", flush=True)
 
-    def stop(*_: object) -> None:
+    def stop_workers(*_: object) -> None:
         for proc in workers:
             if proc.is_alive() and proc.pid is not None:
                 os.kill(proc.pid, signal.SIGTERM)
 
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop_workers)
+    signal.signal(signal.SIGINT, stop_workers)
     for proc in workers:
         proc.join()
 

@@ -81,11 +81,12 @@ def test_verbs_are_segments_and_calls(root: Node) -> None:
     result: object = root.v3.profitsharing.receivers.delete.post()
     assert result == "sent"
     assert recorder.calls[-1][:2] == ("POST", "v3/profitsharing/receivers/delete")
-    root.v3.x.delete()
+    sent: object = root.v3.x.delete()
     assert recorder.calls[-1][:2] == ("DELETE", "v3/x")
-    root.v3.x.get.get()
+    sent = root.v3.x.get.get()
     assert recorder.calls[-1][:2] == ("GET", "v3/x/get")
-    root.v3.x.patch({"a": 1}, b=2)
+    sent2: object = root.v3.x.patch({"a": 1}, b=2)
+    assert sent2 == "sent"
     assert recorder.calls[-1] == ("PATCH", "v3/x", ({"a": 1},), {"b": 2})
     assert str(root.v3.x.put.items.close) == "v3/x/put/items/close"
 

@@ -12,8 +12,8 @@ import aiohttp
 import orjson
 import pytest
 from aiohttp import web
-from cryptography.hazmat.primitives import serialization
 from conftest import MCHID, PUB_KEY_ID, REFERENCE, FakeWeChat, Keys
+from cryptography.hazmat.primitives import serialization
 
 from wechatpay_chain import (
     APIError,

@@ -8,14 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import REFERENCE
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from wechatpay_chain import DecryptionError, VerificationError, Verifier, crypto, paysign, signing
 from wechatpay_chain.certificates import WRONG_KEY, decrypt_certificates
 from wechatpay_chain.notify import parse_notification
-
-from conftest import REFERENCE
 
 KEYS = REFERENCE / "keys"
 V: dict[str, Any] = json.loads((REFERENCE / "vectors.json").read_text())
@@ -415,7 +414,7 @@ def test_public_key_wrong_inputs(source: Any, message: str) -> None:
 
 
 def test_certificate_loading_errors() -> None:
-    with pytest.raises(ValueError, match="expected an X.509 certificate, got a PEM block labelled 'PUBLIC KEY'"):
+    with pytest.raises(ValueError, match=r"expected an X\.509 certificate, got a PEM block labelled 'PUBLIC KEY'"):
         crypto.load_certificate(pem("go_public_key.pem"))
     der = crypto.load_certificate(pem("merchant_certificate.pem")).public_bytes(serialization.Encoding.DER)
     assert crypto.certificate_serial(crypto.load_certificate(der)) == "5F1C72E2A8931B72A2E13AF8DEE92471EB397115"

@@ -6,6 +6,8 @@ import asyncio
 import logging
 import re
 import traceback
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 import aiohttp
 import pytest
@@ -16,6 +18,7 @@ from hypothesis import strategies as st
 
 from wechatpay_chain import (
     DecodeError,
+    Response,
     RetryPolicy,
     TransportError,
     VerificationError,
@@ -169,12 +172,13 @@ async def test_secrets_never_reach_logs_reprs_or_tracebacks(
         texts.append(repr(wxpay))
         await wxpay.v3.ok.get()
         fake.tamper = tamper
-        for call in (
+        calls: list[Callable[[], Coroutine[Any, Any, Response]]] = [
             lambda: wxpay.v3.a.get(),
             lambda: wxpay.v3.b._id_.get(),
             lambda: wxpay.v3.c.post(jsno=1),
             lambda: wxpay.chain("{+u}").get(u="https://evil.example/"),
-        ):
+        ]
+        for call in calls:
             try:
                 await call()
             except WeChatPayError as exc:

@@ -12,6 +12,7 @@ from ._sync import SyncClient
 from ._version import __version__
 from .errors import (
     APIError,
+    APIv2Error,
     ConfigError,
     DecodeError,
     DecryptionError,
@@ -28,6 +29,7 @@ from .signing import RSASigner, Signer, Verifier
 
 __all__ = [
     "APIError",
+    "APIv2Error",
     "Builder",
     "Client",
     "ConfigError",

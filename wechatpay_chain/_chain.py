@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import keyword
 import re
-from collections.abc import Awaitable, Mapping
+from collections.abc import Awaitable, Coroutine, Mapping
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Generic, NoReturn, Protocol, TypeVar, overload
 
@@ -175,8 +175,9 @@ class AsyncVerb(Node):
         self.__dict__["_method"] = method
         self.__dict__["_parent"] = parent
 
-    def __call__(self, options: Mapping[str, Any] | None = None, /, **kwargs: Any) -> Awaitable[Response]:
-        result: Awaitable[Response] = self._client._call(self._method, parse(self._parent), (options,), kwargs)
+    def __call__(self, options: Mapping[str, Any] | None = None, /, **kwargs: Any) -> Coroutine[Any, Any, Response]:
+        template = parse(self._parent)
+        result: Coroutine[Any, Any, Response] = self._client._call(self._method, template, (options,), kwargs)
         return result
 
 

@@ -7,10 +7,11 @@ sign in the middleware → send → verify in the middleware → :class:`Respons
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import platform
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -306,7 +307,7 @@ class Client:
     # -- request pipeline -----------------------------------------------------------------------------------
     def _call(
         self, method: str, template: Template, args: tuple[Any, ...], kwargs: dict[str, Any]
-    ) -> Awaitable[Response]:
+    ) -> Coroutine[Any, Any, Response]:
         prepared = self._prepare(method, template, args, kwargs)
         return self._send(prepared)
 
@@ -366,12 +367,20 @@ class Client:
             raw = opts["body"]
             if isinstance(raw, Media):
                 # Multipart upload: the signature covers only the meta JSON; the file is streamed per attempt.
+                # Uploads are content-addressed (same file → same media_id), so retrying one is safe.
                 headers["Content-Type"] = raw.multipart_content_type
                 return Prepared(
-                    method, template, url, b"", headers,
-                    _config.make_timeout(opts["timeout"], "timeout") if "timeout" in opts else None,
-                    extra, raw.resendable and opts.get("idempotent", True) is not False,
-                    sign_body=raw.meta, payload=raw.payload, resendable=raw.resendable,
+                    method=method,
+                    template=template,
+                    url=url,
+                    body=b"",
+                    headers=headers,
+                    timeout=_config.make_timeout(opts["timeout"], "timeout") if "timeout" in opts else None,
+                    extra_hosts=extra,
+                    idempotent=opts.get("idempotent", True) is not False,
+                    sign_body=raw.meta,
+                    payload=raw.payload,
+                    resendable=raw.resendable,
                 )
             if isinstance(raw, str):
                 body = raw.encode()
@@ -487,6 +496,55 @@ class Client:
             raise api_error
         response = Response(status, headers, raw, str(url), ctx.verified_serial)
         return req.finish(response) if req.finish is not None else response
+
+    # -- files (issue 5): streamed downloads -------------------------------------------------------------
+    @contextlib.asynccontextmanager
+    async def _open(self, req: Prepared) -> AsyncIterator[tuple[aiohttp.ClientResponse, RequestContext]]:
+        """One signed attempt that hands over the unread response, so a file is streamed, not buffered.
+
+        Non-2xx answers raise :class:`APIError`; signed answers are still verified by the middleware.
+        """
+        if self._middleware is None:
+            raise ConfigError("serial", "APIv3 calls need serial, private_key and certs")
+        self._ensure_open()
+        ctx = RequestContext(extra_hosts=req.extra_hosts | {req.url.host or ""}, sign_body=req.sign_body)
+        session = self._get_session()
+        token = current_context.set(ctx)
+        try:
+            resp = await session.request(
+                req.method,
+                req.url,
+                headers=req.headers,
+                timeout=req.timeout or self.timeout,
+                allow_redirects=False,
+                middlewares=None if self._owns_session else (self._middleware,),
+            )
+        except (asyncio.TimeoutError, aiohttp.ServerTimeoutError) as exc:
+            raise RequestTimeout(f"{req.method} {req.url.path} timed out") from exc
+        except (aiohttp.ClientError, OSError) as exc:
+            raise TransportError(f"{req.method} {req.url.path}: {type(exc).__name__}: {exc}") from exc
+        finally:
+            current_context.reset(token)
+        try:
+            if not 200 <= resp.status < 300:
+                raise _api_error(resp.status, await resp.content.read(65536), resp.headers)
+            yield resp, ctx
+        except BaseException:
+            resp.close()
+            raise
+        resp.release()
+
+    async def download(self, target: Any, **kwargs: Any) -> Any:
+        """Download a bill to ``dest=`` (or memory), checking its hash: :func:`wechatpay_chain.download.download`."""
+        from .download import download
+
+        return await download(self, target, **kwargs)
+
+    def stream(self, target: Any, **kwargs: Any) -> AsyncIterator[bytes]:
+        """Stream a bill's uncompressed bytes: see :func:`wechatpay_chain.download.stream`."""
+        from .download import stream
+
+        return stream(self, target, **kwargs)
 
     def _transport_failure(
         self, req: Prepared, failure: TransportError, cause: BaseException, *, sent: bool

@@ -74,6 +74,17 @@ class PlatformCertificate:
         return self.not_after.timestamp() <= now
 
 
+def _age(cert: PlatformCertificate) -> tuple[datetime, datetime, datetime]:
+    """Sort key: ``effective_time`` as WeChat Pay states it, then the certificate's own validity."""
+    try:
+        effective = datetime.fromisoformat(cert.effective_time)
+        if effective.tzinfo is None:
+            raise ValueError
+    except ValueError:
+        effective = cert.certificate.not_valid_before_utc
+    return effective, cert.certificate.not_valid_before_utc, cert.not_after
+
+
 def _serial_matches(cert: x509.Certificate, serial_no: str) -> bool:
     try:
         return cert.serial_number == int(serial_no, 16)
@@ -189,7 +200,7 @@ class CertificateManager:
     @property
     def certificates(self) -> tuple[PlatformCertificate, ...]:
         """The certificates from the downloads (old and new during a rotation), newest first."""
-        return tuple(sorted(self._managed.values(), key=lambda c: c.certificate.not_valid_before_utc, reverse=True))
+        return tuple(sorted(self._managed.values(), key=_age, reverse=True))
 
     def newest(self) -> PlatformCertificate | None:
         """The certificate to encrypt with: the latest ``effective_time`` (WeChat Pay and Go agree)."""

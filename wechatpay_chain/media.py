@@ -27,7 +27,7 @@ from .errors import TemplateError
 __all__ = ["Media", "MediaPayload"]
 
 _CHUNK = 64 * 1024
-MetaSpec = Union[Mapping[str, Any], bytes, str, Callable[[str, str], Mapping[str, Any]], None]
+MetaSpec = Mapping[str, Any] | bytes | str | Callable[[str, str], Mapping[str, Any]] | None
 Source = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, AsyncIterable[bytes]]
 _TYPES = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png", ".bmp": "image/bmp",
           ".gif": "image/gif", ".mp4": "video/mp4", ".avi": "video/x-msvideo", ".pdf": "application/pdf"}
@@ -93,7 +93,9 @@ class Media:
             self.size = size
             digest = sha256
         else:
-            raise TemplateError(f"media source must be a path, bytes or an async byte stream, not {type(source).__name__}")
+            raise TemplateError(
+                f"media source must be a path, bytes or an async byte stream, not {type(source).__name__}"
+            )
         if sha256 is not None and sha256.lower() != digest:
             raise TemplateError("media sha256= does not match the file's SHA-256")
         self.filename = _check_filename(filename)

@@ -25,7 +25,15 @@ from .signing import AUTH_SCHEME, Verifier
 if TYPE_CHECKING:
     from aiohttp import web
 
-__all__ = ["Notification", "NotificationParser", "aiohttp_handler", "fail_body", "parse_notification"]
+__all__ = [
+    "Notification",
+    "NotificationParser",
+    "aiohttp_handler",
+    "decrypt_notification",
+    "fail_body",
+    "parse_notification",
+    "respond",
+]
 
 logger = logging.getLogger("wechatpay_chain.notify")
 
@@ -167,33 +175,47 @@ def reply_for(exc: BaseException) -> tuple[int, str]:
     return 500, "handler failed"
 
 
+async def respond(
+    parser: NotificationParser,
+    headers: HeadersInput,
+    body: bytes,
+    on_notification: Callable[[Notification], Awaitable[object] | object],
+) -> tuple[int, bytes]:
+    """The whole callback endpoint, framework-free: ``(status, body)`` to answer WeChat Pay with.
+
+    204 and no body when ``on_notification`` succeeded; 401/400 with ``{"code":"FAIL",…}`` for a
+    notification that fails checks; 500 when ``on_notification`` raises, so WeChat Pay retries later.
+    """
+    try:
+        note = await parser.parse_notification(headers, body)
+    except WeChatPayError as exc:
+        status, message = reply_for(exc)
+        logger.warning("wechatpay_chain: rejected notification: %s", exc)
+        return status, fail_body(message)
+    try:
+        result = on_notification(note)
+        if inspect.isawaitable(result):
+            await result
+    except Exception:
+        logger.exception("wechatpay_chain: notification handler failed for %s", note.id)
+        return 500, fail_body("handler failed")
+    return 204, b""
+
+
 def aiohttp_handler(
     parser: NotificationParser,
     on_notification: Callable[[Notification], Awaitable[object] | object],
 ) -> Callable[[web.Request], Awaitable[web.Response]]:
-    """An ``aiohttp.web`` handler: verify + decrypt, call ``on_notification``, answer 204.
+    """An ``aiohttp.web`` handler around :func:`respond` (``app.router.add_post("/notify", handler)``).
 
-    A notification that fails checks gets 401/400; ``on_notification`` raising gets 500, so WeChat Pay
-    retries later. Keep ``on_notification`` fast and idempotent (dedupe by ``notification.id``).
+    Keep ``on_notification`` fast and idempotent: dedupe by ``notification.id``, queue slow work.
     """
-
     from aiohttp import web
 
     async def handler(request: web.Request) -> web.Response:
-        body = await request.read()
-        try:
-            note = await parser.parse_notification(request.headers, body)
-        except WeChatPayError as exc:
-            status, message = reply_for(exc)
-            logger.warning("wechatpay_chain: rejected notification: %s", exc)
-            return web.Response(status=status, body=fail_body(message), content_type="application/json")
-        try:
-            result = on_notification(note)
-            if inspect.isawaitable(result):
-                await result
-        except Exception:
-            logger.exception("wechatpay_chain: notification handler failed for %s", note.id)
-            return web.Response(status=500, body=fail_body("handler failed"), content_type="application/json")
-        return web.Response(status=204)
+        status, body = await respond(parser, request.headers, await request.read(), on_notification)
+        if not body:
+            return web.Response(status=status)
+        return web.Response(status=status, body=body, content_type="application/json")
 
     return handler

@@ -144,9 +144,12 @@ def check(spec: Field, value: Any, path: tuple[str | int, ...] = ()) -> Iterator
                 yield from check(spec.items, item, (*path, i))
     elif spec.type == "object" and spec.fields is not None:
         for name, sub in spec.fields.items():
-            if name not in value or value[name] is None:
+            if name not in value:
                 if sub.required:
                     yield Issue((*path, name), "required")
+                continue
+            if value[name] is None:
+                yield Issue((*path, name), "must not be null (omit the member instead)")
                 continue
             yield from check(sub, value[name], (*path, name))
         for name in value:

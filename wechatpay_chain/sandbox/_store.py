@@ -56,8 +56,10 @@ class Failure(Exception):
         return doc
 
 
-def param_error(field_path: str, issue: str, location: str = "body") -> Failure:
-    pointer = "/" + field_path.replace(".", "/") if location == "body" else field_path
+def param_error(field_path: str, issue: str, location: str = "body", pointer: str | None = None) -> Failure:
+    """400 PARAM_ERROR; ``detail.field`` is a JSON pointer for the body, the parameter name for the query."""
+    if pointer is None:
+        pointer = "/" + field_path.replace(".", "/") if location == "body" else field_path
     return Failure(
         400, "PARAM_ERROR", f"参数错误: {field_path}: {issue}", {"field": pointer, "location": location, "issue": issue}
     )
@@ -232,7 +234,8 @@ class Store:
         for other in _TYPE_RULE.values():
             extra = rule.get(other + "_list")
             if extra is not None and len(extra) != len(entries):
-                raise invalid(f"stock_bundle.progressive_bundle_usage_rule.{other}_list", "must have one entry per stock")
+                where = f"stock_bundle.progressive_bundle_usage_rule.{other}_list"
+                raise invalid(where, "must have one entry per stock")
         first = next(iter(self.stocks[coupon_id].values()), {})
         bundle_id = str(7100000000000000000 + self._next())
         stocks = []
@@ -257,7 +260,8 @@ class Store:
     def set_stock_state(self, coupon_id: str, stock_id: str, state: str, reason: str | None = None) -> dict[str, Any]:
         if state not in pc.STOCK_STATES:
             raise ValueError(f"state must be one of {pc.STOCK_STATES}")
-        stock = self.stock(coupon_id, stock_id, self.coupons[coupon_id]["brand_id"] if coupon_id in self.coupons else "")
+        brand_id = self.coupons[coupon_id]["brand_id"] if coupon_id in self.coupons else ""
+        stock = self.stock(coupon_id, stock_id, brand_id)
         stock["state"] = state
         if state == "DEACTIVATED":
             stock["deactivate_request_no"] = f"sandbox-{self._next()}"

@@ -13,7 +13,7 @@ from typing import Any
 
 from ..errors import TemplateError
 
-__all__ = ["MD5", "HMAC_SHA256", "algorithm_for", "sign", "string_to_sign", "verify"]
+__all__ = ["HMAC_SHA256", "MD5", "algorithm_for", "sign", "string_to_sign", "verify"]
 
 MD5 = "MD5"
 HMAC_SHA256 = "HMAC-SHA256"

@@ -41,7 +41,7 @@ class V2Fake:
 
     def __post_init__(self) -> None:
         self.handlers.setdefault("/pay/micropay", self._micropay)
-        self.handlers.setdefault("/pay/orderquery", self._micropay)
+        self.handlers.setdefault("/pay/orderquery", self._orderquery)
         self.handlers.setdefault("/secapi/pay/refund", self._refund)
 
     # -- wiring -------------------------------------------------------------------------------------------
@@ -87,7 +87,9 @@ class V2Fake:
             return self._fail("签名错误")
         if str(data.get("mch_id", self.mchid)) != self.mchid:
             return self._fail("mch_id参数格式错误")
-        if path.startswith("/secapi/") and request.secure and not request.transport.get_extra_info("peercert"):
+        transport = request.transport
+        has_cert = transport is not None and bool(transport.get_extra_info("peercert"))
+        if path.startswith("/secapi/") and request.secure and not has_cert:
             return self._fail("证书错误")  # the TLS layer normally refuses first
         self.seen.append(data)
         answer = self.handlers[path](data)
@@ -117,6 +119,11 @@ class V2Fake:
             )
         else:
             answer.update({"result_code": "FAIL", "err_code": "AUTH_CODE_INVALID", "err_code_des": "付款码无效"})
+        return answer
+
+    def _orderquery(self, data: dict[str, Any]) -> dict[str, Any]:
+        answer = self._common(data)
+        answer.update({"out_trade_no": data.get("out_trade_no"), "trade_state": "SUCCESS", "total_fee": "1"})
         return answer
 
     def _refund(self, data: dict[str, Any]) -> dict[str, Any]:

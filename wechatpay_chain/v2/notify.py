@@ -10,7 +10,8 @@ from typing import Any
 from .. import crypto
 from ..errors import DecryptionError, VerificationError
 from ._sign import verify
-from ._xml import _INVALID_CHARS as _INVALID, XMLError, parse_xml
+from ._xml import _INVALID_CHARS as _INVALID
+from ._xml import XMLError, parse_xml
 
 __all__ = ["decrypt_refund_notification", "reply", "req_info_key", "verify_notification"]
 

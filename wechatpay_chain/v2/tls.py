@@ -74,11 +74,11 @@ class MerchantCertificate:
             cert_pem = _read(cert, "merchant_cert")
             key_pem = _read(key, "merchant_cert")
             try:
-                pkey = serialization.load_pem_private_key(key_pem, password)  # type: ignore[assignment]
+                pkey = serialization.load_pem_private_key(key_pem, password)
             except (ValueError, TypeError):
                 raise ConfigError("merchant_cert", "cannot load the merchant private key (passphrase?)") from None
         once = os.urandom(24).hex().encode()
-        key_out = pkey.private_bytes(  # type: ignore[union-attr]
+        key_out = pkey.private_bytes(
             serialization.Encoding.PEM,
             serialization.PrivateFormat.PKCS8,
             serialization.BestAvailableEncryption(once),
@@ -99,7 +99,7 @@ class MerchantCertificate:
 
     @classmethod
     def coerce(cls, merchant_cert: Any, merchant_pkcs12: Any, cafile: str | None = None) -> MerchantCertificate | None:
-        """Build from the Client arguments: ``merchant_cert=(cert, key[, passphrase])``, ``merchant_pkcs12=(p12, pw)``."""
+        """From the Client arguments ``merchant_cert=(cert, key[, passphrase])`` / ``merchant_pkcs12=(p12, pw)``."""
         if isinstance(merchant_cert, MerchantCertificate):
             return merchant_cert
         if merchant_cert is not None and merchant_pkcs12 is not None:
@@ -107,10 +107,13 @@ class MerchantCertificate:
         if merchant_cert is not None:
             if not isinstance(merchant_cert, tuple | list) or len(merchant_cert) not in (2, 3):
                 raise ConfigError("merchant_cert", "must be (cert, key) or (cert, key, passphrase)")
-            return cls(*merchant_cert[:2], passphrase=merchant_cert[2] if len(merchant_cert) == 3 else None, cafile=cafile)
+            passphrase = merchant_cert[2] if len(merchant_cert) == 3 else None
+            return cls(merchant_cert[0], merchant_cert[1], passphrase=passphrase, cafile=cafile)
         if merchant_pkcs12 is not None:
             if not isinstance(merchant_pkcs12, tuple | list) or len(merchant_pkcs12) != 2:
-                raise ConfigError("merchant_pkcs12", "must be (path_or_bytes, password); the password is usually the mchid")
+                raise ConfigError(
+                    "merchant_pkcs12", "must be (path_or_bytes, password); the password is usually the mchid"
+                )
             return cls(pkcs12_data=merchant_pkcs12[0], pkcs12_password=merchant_pkcs12[1], cafile=cafile)
         return None
 

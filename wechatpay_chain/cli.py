@@ -1,0 +1,271 @@
+"""The ``wechatpay-chain`` command line: download platform certificates, make a signed call, run the sandbox.
+
+User mistakes (bad options, unreadable keys, WeChat Pay errors, failed verification) end with one line
+``wechatpay-chain: error: <cause>`` on stderr and exit status 1, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import inspect
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from ._client import Client
+from ._response import Response
+from .certificates import PlatformCertificate
+from .errors import WeChatPayError
+
+__all__ = ["main"]
+
+PROG = "wechatpay-chain"
+
+
+class UsageError(Exception):
+    """A command-line mistake: printed as one line."""
+
+
+# -- argument parsing ---------------------------------------------------------------------------------------
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=PROG, description="WeChat Pay APIv3 from the command line.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{certs,request,sandbox}")
+
+    certs = sub.add_parser("certs", help="platform certificates")
+    certs_sub = certs.add_subparsers(dest="action", required=True, metavar="{download}")
+    dl = certs_sub.add_parser(
+        "download",
+        help="download, decrypt and verify the platform certificates; write wechatpay_<serial>.pem",
+    )
+    _merchant_options(dl, required=True)
+    dl.add_argument("-k", "--apiv3-key", required=True, help="the 32-character APIv3 key")
+    dl.add_argument("-o", "--output", help="directory for wechatpay_<serial>.pem (default: print PEM)")
+
+    req = sub.add_parser("request", help="a signed, verified call: request v3.pay.transactions.id._id_ ...")
+    req.add_argument("uri", help="dotted (v3.marketing.partner.productCoupon.productCoupons) or slashed path")
+    req.add_argument("-X", "--method", help="HTTP method (default GET, or POST with --data)")
+    req.add_argument("-q", "--query", action="append", default=[], help="k=v (repeatable) or a JSON object")
+    req.add_argument("-d", "--data", help="JSON body, or @file.json")
+    req.add_argument("-H", "--header", action="append", default=[], help="'Name: value' (repeatable)")
+    req.add_argument("-p", "--param", action="append", default=[], help="placeholder value name=value")
+    req.add_argument("-c", "--config", help="config.json with mchid, serial, private_key, certs, apiv3_key, base_url")
+    _merchant_options(req, required=False)
+    req.add_argument("-k", "--apiv3-key", help="APIv3 key (downloads platform certificates when certs are absent)")
+
+    sub.add_parser("sandbox", help="run the local WeChat Pay simulator (options: sandbox --help)")
+    return parser
+
+
+def _merchant_options(parser: argparse.ArgumentParser, *, required: bool) -> None:
+    parser.add_argument("-m", "--mchid", required=required, help="merchant id")
+    parser.add_argument("-s", "--serial", required=required, help="merchant API certificate serial")
+    parser.add_argument("-f", "--private-key", required=required, help="merchant private key file (PEM)")
+    parser.add_argument("--passphrase", help="passphrase of an encrypted private key")
+    parser.add_argument("-u", "--base-url", help="API base URL (default https://api.mch.weixin.qq.com/)")
+
+
+# -- commands ----------------------------------------------------------------------------------------------
+
+
+async def _download(args: argparse.Namespace) -> list[PlatformCertificate]:
+    options: dict[str, Any] = {"apiv3_key": args.apiv3_key, "passphrase": args.passphrase}
+    if args.base_url:
+        options["base_url"] = args.base_url
+    async with Client(args.mchid, args.serial, _key_source(args.private_key), None, **options) as client:
+        manager = client.certificates
+        assert manager is not None  # noqa: S101 - apiv3_key given
+        return await manager.refresh()
+
+
+def _certs_download(args: argparse.Namespace) -> int:
+    """Like wechatpay-php's CertificateDownloader: the download is verified with what it carries."""
+    certs = asyncio.run(_download(args))
+    if not certs:
+        raise UsageError("WeChat Pay listed no platform certificates")
+    rows = [("serial", "effective", "expires", "file")]
+    for cert in certs:
+        target = "-"
+        if args.output:
+            out = Path(args.output)
+            out.mkdir(parents=True, exist_ok=True)
+            path = out / f"wechatpay_{cert.serial}.pem"
+            path.write_bytes(cert.pem())
+            target = str(path)
+        rows.append((cert.serial, cert.effective_time, cert.expire_time, target))
+    _table(rows)
+    if not args.output:
+        for cert in certs:
+            sys.stdout.write(cert.pem().decode())
+    return 0
+
+
+async def _request(args: argparse.Namespace) -> int:
+    config = _load_config(args.config) if args.config else {}
+    for name in ("mchid", "serial", "private_key", "apiv3_key", "base_url", "passphrase"):
+        value = getattr(args, name)
+        if value is not None:
+            config[name] = value
+    for name in ("mchid", "serial", "private_key"):
+        if not config.get(name):
+            raise UsageError(f"{name} is required: give --{name.replace('_', '-')} or --config")
+    body = _data(args.data)
+    method = (args.method or ("POST" if body is not None else "GET")).upper()
+    if method not in ("GET", "POST", "PUT", "PATCH", "DELETE"):
+        raise UsageError(f"--method must be GET, POST, PUT, PATCH or DELETE, not {method!r}")
+    options: dict[str, Any] = dict(_pairs(args.param, "--param", "="))
+    query = _query(args.query)
+    if query:
+        options["query"] = query
+    if args.header:
+        options["headers"] = dict(_pairs(args.header, "--header", ":"))
+    if body is not None:
+        options["json"] = body
+    extra = {k: config[k] for k in ("apiv3_key", "base_url", "passphrase") if config.get(k)}
+    certs = config.get("certs") or None
+    async with Client(config["mchid"], config["serial"], _key_source(config["private_key"]), certs, **extra) as client:
+        node = _node(client, args.uri)
+        response: Response = await getattr(node, method.lower())(**options)
+    _print_response(response)
+    return 0
+
+
+def _sandbox(rest: list[str]) -> int:
+    try:
+        module = importlib.import_module("wechatpay_chain.sandbox.__main__")
+    except ModuleNotFoundError as exc:
+        if exc.name and exc.name.startswith("wechatpay_chain.sandbox"):
+            raise UsageError("the sandbox (wechatpay_chain.sandbox) is not part of this installation") from None
+        raise
+    entry = module.main
+    if inspect.signature(entry).parameters:
+        return int(entry(rest) or 0)
+    sys.argv = [f"{PROG} sandbox", *rest]
+    return int(entry() or 0)
+
+
+# -- helpers -----------------------------------------------------------------------------------------------
+
+
+def _key_source(value: str) -> str:
+    """A key given on the command line or in a config is a path unless it is PEM or a pseudo-protocol."""
+    if "-----BEGIN" in value or "://" in value:
+        return value
+    path = Path(value).expanduser()
+    if not path.is_file():
+        raise UsageError(f"private key file {value!r} does not exist")
+    return f"file://{path.resolve()}"
+
+
+def _load_config(path: str) -> dict[str, Any]:
+    try:
+        doc = json.loads(Path(path).read_text())
+    except OSError as exc:
+        raise UsageError(f"cannot read --config {path!r}: {exc.strerror or exc}") from None
+    except ValueError as exc:
+        raise UsageError(f"--config {path!r} is not JSON: {exc}") from None
+    if not isinstance(doc, dict):
+        raise UsageError(f"--config {path!r} must hold a JSON object")
+    return doc
+
+
+def _data(data: str | None) -> Any:
+    if data is None:
+        return None
+    text = data
+    if data.startswith("@"):
+        try:
+            text = Path(data[1:]).read_text()
+        except OSError as exc:
+            raise UsageError(f"cannot read --data file {data[1:]!r}: {exc.strerror or exc}") from None
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise UsageError(f"--data is not JSON: {exc}") from None
+
+
+def _pairs(items: Sequence[str], option: str, sep: str) -> list[tuple[str, str]]:
+    out = []
+    for item in items:
+        name, found, value = item.partition(sep)
+        if not found or not name.strip():
+            raise UsageError(f"{option} {item!r}: expected name{sep}value")
+        out.append((name.strip(), value.strip()))
+    return out
+
+
+def _query(items: Sequence[str]) -> list[tuple[str, Any]]:
+    out: list[tuple[str, Any]] = []
+    for item in items:
+        if item.lstrip().startswith("{"):
+            try:
+                doc = json.loads(item)
+            except ValueError as exc:
+                raise UsageError(f"--query is not a JSON object: {exc}") from None
+            out.extend(doc.items())
+        else:
+            out.extend(_pairs([item], "--query", "="))
+    return out
+
+
+def _node(client: Client, uri: str) -> Any:
+    """Slashed paths are taken literally; dotted ones go through attribute normalisation like the chain."""
+    uri = uri.strip()
+    if not uri:
+        raise UsageError("the uri is empty")
+    if "/" in uri or "{" in uri:
+        return client.chain(uri.lstrip("/"))
+    node: Any = client
+    for part in uri.split("."):
+        try:
+            node = getattr(node, part)
+        except AttributeError:
+            raise UsageError(f"{part!r} in {uri!r} is not a path segment") from None
+    return node
+
+
+def _print_response(response: Response) -> None:
+    print(f"HTTP {response.status}")
+    for name in ("Request-ID", "Wechatpay-Serial", "Content-Type"):
+        if name in response.headers:
+            print(f"{name}: {response.headers[name]}")
+    print(f"Verified-Serial: {response.verified_serial or '-'}")
+    print()
+    if not response.body:
+        return
+    try:
+        doc = response.json()
+    except orjson.JSONDecodeError:
+        print(response.text)
+        return
+    print(json.dumps(doc, ensure_ascii=False, indent=2))
+
+
+def _table(rows: Sequence[Sequence[str]]) -> None:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script and ``python -m wechatpay_chain``; returns the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        if argv[:1] == ["sandbox"]:  # every option after it belongs to the sandbox
+            return _sandbox(argv[1:])
+        args = _parser().parse_args(argv)
+        if args.command == "certs":
+            return _certs_download(args)
+        return asyncio.run(_request(args))
+    except (UsageError, WeChatPayError, ValueError, OSError) as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130

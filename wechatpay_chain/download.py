@@ -1,0 +1,255 @@
+"""Bill and fund-flow downloads: a signed GET whose unsigned answer is checked by its ``hash_value``.
+
+Step 1 (``GET v3/bill/tradebill?...``) is an ordinary verified call returning ``download_url``,
+``hash_type`` and ``hash_value``. Step 2 streams the file: gunzipped when it is gzip (``tar_type=GZIP``,
+detected from its magic bytes unless ``gzip=`` says), hashed on the uncompressed bytes (SHA1, or SM3), never
+held whole in memory. A mismatch, a truncated or corrupt gzip stream is a
+:class:`~wechatpay_chain.errors.VerificationError` with reason ``bad_body``; when writing to ``dest`` the
+partial file is removed, so a file at ``dest`` is always a verified bill.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import os
+import zlib
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+from cryptography.hazmat.primitives import hashes
+
+from ._template import parse
+from .errors import RequestTimeout, TemplateError, TransportError, VerificationError
+
+if TYPE_CHECKING:
+    from ._client import Client, Prepared
+
+__all__ = ["Downloaded", "download", "stream"]
+
+Progress = Callable[[int, "int | None"], None]
+_CHUNK = 64 * 1024
+_MAX_PIECE = 128 * 1024  # at most this much decompressed output per step (gzip bombs stay bounded)
+_DOWNLOAD_TIMEOUT = aiohttp.ClientTimeout(total=None, sock_connect=5.0, sock_read=60.0)
+
+
+class _SM3:
+    def __init__(self) -> None:
+        self._h = hashes.Hash(hashes.SM3())
+
+    def update(self, data: bytes) -> None:
+        self._h.update(data)
+
+    def hexdigest(self) -> str:
+        return self._h.finalize().hex()
+
+
+def _hasher(hash_type: str) -> Any:
+    kind = hash_type.upper()
+    if kind == "SHA1":
+        return hashlib.sha1()  # noqa: S324 - the digest WeChat publishes for bills
+    if kind == "SHA256":
+        return hashlib.sha256()
+    if kind == "SM3":
+        return _SM3()
+    raise TemplateError(f"hash_type must be SHA1 or SM3, got {hash_type!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class Downloaded:
+    """What :func:`download` fetched: ``path`` (or ``content`` when no ``dest``), sizes and the checked digest."""
+
+    path: str | None
+    size: int
+    received: int
+    digest: str
+    content: bytes | None = None
+
+    def __repr__(self) -> str:
+        return f"<Downloaded {self.path or 'in memory'} {self.size} bytes>"
+
+
+class _Gunzip:
+    """Streaming gunzip (multi-member aware) that fails on corrupt or truncated input."""
+
+    def __init__(self) -> None:
+        self._d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+
+    def feed(self, data: bytes) -> Iterator[bytes]:
+        try:
+            while data:
+                piece = self._d.decompress(data, _MAX_PIECE)
+                if piece:
+                    yield piece
+                if self._d.unconsumed_tail:
+                    data = self._d.unconsumed_tail
+                elif self._d.eof and self._d.unused_data:
+                    data = self._d.unused_data
+                    self._d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+                else:
+                    data = b""
+        except zlib.error as exc:
+            raise VerificationError(VerificationError.BAD_BODY, f"the gzip bill is corrupt ({exc})") from None
+
+    def finish(self) -> None:
+        if not self._d.eof:
+            raise VerificationError(VerificationError.BAD_BODY, "the gzip bill is truncated")
+
+
+def _request(client: Client, url: str, timeout: Any) -> Prepared:
+    if not isinstance(url, str) or not url.startswith(("https://", "http://")):
+        raise TemplateError("download_url must be the absolute URL returned by the bill API")
+    opts: dict[str, Any] = {"url": url, "headers": {"Accept": "*/*"}}
+    if timeout is not None:
+        opts["timeout"] = timeout
+    req = client._prepare("GET", parse("{+url}"), (opts,), {})
+    if req.timeout is None:
+        req.timeout = _DOWNLOAD_TIMEOUT
+    return req
+
+
+def _fields(
+    target: str | Mapping[str, Any], hash_type: str | None, hash_value: str | None
+) -> tuple[str, str, str | None]:
+    if isinstance(target, Mapping):  # the step-1 answer as a dict
+        url = target.get("download_url")
+        hash_type = hash_type or target.get("hash_type")
+        hash_value = hash_value or target.get("hash_value")
+    else:
+        url = target
+    if not isinstance(url, str):
+        raise TemplateError("download_url is missing")
+    return url, hash_type or "SHA1", hash_value
+
+
+async def stream(
+    client: Client,
+    target: str | Mapping[str, Any],
+    *,
+    hash_value: str | None = None,
+    hash_type: str | None = None,
+    gzip: bool | None = None,
+    progress: Progress | None = None,
+    timeout: Any = None,
+    unchecked: bool = False,
+) -> AsyncIterator[bytes]:
+    """Yield the uncompressed bill in chunks; raise ``VerificationError(bad_body)`` at the end on a mismatch.
+
+    ``target`` is the step-1 answer (a dict with ``download_url``/``hash_type``/``hash_value``) or the URL
+    plus ``hash_value=``. Treat what you receive as provisional until the iteration ends without an error.
+    ``unchecked=True`` is required to fetch a file that publishes no digest. ``progress(received, total)``
+    counts wire bytes (``total`` from Content-Length, or ``None``).
+    """
+    url, kind, expected = _fields(target, hash_type, hash_value)
+    if expected is None and not unchecked:
+        raise TemplateError("hash_value is required (pass the step-1 answer, or hash_value=...), or unchecked=True")
+    hasher = _hasher(kind)
+    req = _request(client, url, timeout)
+    async with client._open(req) as (resp, ctx):
+        total = resp.content_length
+        received = 0
+        decoded = "gzip" in resp.headers.get("Content-Encoding", "").lower()  # aiohttp already gunzipped
+        gunzip: _Gunzip | None = None
+        head = b""
+        started = gzip is False or decoded
+        try:
+            chunks: AsyncIterator[bytes] = (
+                _one(await resp.read()) if ctx.verified_serial is not None else resp.content.iter_chunked(_CHUNK)
+            )
+            async for chunk in chunks:
+                received += len(chunk)
+                if progress is not None:
+                    progress(received, total)
+                if not started:
+                    head += chunk
+                    if len(head) < 2:
+                        continue
+                    chunk, head, started = head, b"", True
+                    if gzip or chunk[:2] == b"\x1f\x8b":
+                        gunzip = _Gunzip()
+                for piece in gunzip.feed(chunk) if gunzip is not None else (chunk,):
+                    hasher.update(piece)
+                    yield piece
+            if head:  # a body shorter than the gzip magic
+                if gzip:
+                    raise VerificationError(VerificationError.BAD_BODY, "the gzip bill is truncated")
+                hasher.update(head)
+                yield head
+            if gunzip is not None:
+                gunzip.finish()
+            elif gzip and not decoded and received == 0:
+                raise VerificationError(VerificationError.BAD_BODY, "the gzip bill is empty")
+        except (asyncio.TimeoutError, aiohttp.ServerTimeoutError) as exc:
+            raise RequestTimeout(f"download of {req.url.path} timed out after {received} bytes") from exc
+        except aiohttp.ClientError as exc:
+            raise TransportError(f"download of {req.url.path} failed after {received} bytes: {exc}") from exc
+    if expected is not None and not hmac.compare_digest(hasher.hexdigest(), expected.strip().lower()):
+        raise VerificationError(
+            VerificationError.BAD_BODY,
+            f"the downloaded bill's {kind} does not match hash_value",
+            resp.headers.get("Request-ID"),
+        )
+
+
+async def _one(data: bytes) -> AsyncIterator[bytes]:
+    for i in range(0, len(data), _CHUNK):
+        yield data[i : i + _CHUNK]
+
+
+async def download(
+    client: Client,
+    target: str | Mapping[str, Any],
+    *,
+    hash_value: str | None = None,
+    hash_type: str | None = None,
+    dest: str | os.PathLike[str] | None = None,
+    gzip: bool | None = None,
+    progress: Progress | None = None,
+    timeout: Any = None,
+    unchecked: bool = False,
+) -> Downloaded:
+    """Download to ``dest`` (written as ``dest.part``, renamed once the hash matched) or into memory."""
+    url, kind, expected = _fields(target, hash_type, hash_value)
+    if expected is None and not unchecked:
+        raise TemplateError("hash_value is required (pass the step-1 answer, or hash_value=...), or unchecked=True")
+    hasher = _hasher(kind)
+    received = [0]
+
+    def counting(done: int, total: int | None) -> None:
+        received[0] = done
+        if progress is not None:
+            progress(done, total)
+
+    size = 0
+    chunks = stream(
+        client, url, hash_value=expected, hash_type=kind, gzip=gzip, progress=counting, timeout=timeout, unchecked=True
+    )
+    if dest is None:
+        parts: list[bytes] = []
+        async for piece in chunks:
+            hasher.update(piece)
+            size += len(piece)
+            parts.append(piece)
+        return Downloaded(None, size, received[0], hasher.hexdigest(), b"".join(parts))
+    path = os.fspath(dest)
+    part = path + ".part"
+    loop = asyncio.get_running_loop()
+    fh = await loop.run_in_executor(None, open, part, "wb")
+    try:
+        try:
+            async for piece in chunks:
+                hasher.update(piece)
+                size += len(piece)
+                await loop.run_in_executor(None, fh.write, piece)
+        finally:
+            fh.close()
+        os.replace(part, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(part)
+        raise
+    return Downloaded(path, size, received[0], hasher.hexdigest())

@@ -1,0 +1,452 @@
+"""``Sandbox`` (async) and ``SyncSandbox`` (blocking): key material, lifecycle, and test controls.
+
+``async with Sandbox() as sb: client = sb.client()`` starts a loopback WeChat Pay on a free port with fresh
+merchant and platform keys; ``sb.config`` is a ``Client(**config)``-ready dict.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import orjson
+from aiohttp import web
+
+from .. import crypto
+from .._client import Client
+from .._sync import SyncClient
+from ..testing import KeyPair, generate_key_pair
+from ._app import DEFAULT_RATE_LIMITS, Engine, Seen
+from ._faults import Faults
+from ._store import Store, rfc3339
+
+__all__ = ["DEFAULT_MCHID", "DEFAULT_PUB_KEY_ID", "NotifyResult", "Sandbox", "SyncSandbox"]
+
+DEFAULT_MCHID = "1900000109"
+DEFAULT_PUB_KEY_ID = "PUB_KEY_ID_0119000001092025010100000000000000"
+#: Sandbox-only event sent when a stock's state changes (the seed pages do not name the real one).
+STOCK_STATE_EVENT = "PRODUCT_COUPON.STOCK_STATE_CHANGED"
+
+
+@dataclass(frozen=True)
+class NotifyResult:
+    """What the notify URL answered to one notification."""
+
+    id: str
+    status: int
+    body: bytes
+    serial: str
+
+
+class Sandbox:
+    """A local WeChat Pay simulator of the product-coupon APIs (see docs/sandbox.md).
+
+    ``mode``: ``"cert"`` (answers signed with the platform certificate), ``"pubkey"`` (with the
+    ``PUB_KEY_ID_…`` public key) or ``"mixed"`` (public key only when the request's ``Wechatpay-Serial`` names
+    it). ``faults``: a :class:`Faults` or a mapping of its knobs.
+    """
+
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        mchid: str = DEFAULT_MCHID,
+        mode: str = "cert",
+        merchant: KeyPair | None = None,
+        platform: KeyPair | None = None,
+        public_key: KeyPair | None = None,
+        pub_key_id: str = DEFAULT_PUB_KEY_ID,
+        apiv3_key: str | None = None,
+        faults: Faults | Mapping[str, Any] | None = None,
+        rate_limits: Mapping[str, tuple[int, float]] | None = None,
+        brands: frozenset[str] | None = None,
+        initial_stock_state: str = "SENDING",
+        notify_url: str | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if apiv3_key is not None and len(apiv3_key.encode()) != 32:
+            raise ValueError("apiv3_key must be 32 bytes")
+        if not pub_key_id.startswith("PUB_KEY_ID_"):
+            raise ValueError("pub_key_id must start with PUB_KEY_ID_")
+        self.host = host
+        self._port = port
+        self.merchant = merchant or generate_key_pair("sandbox merchant")
+        fault_set = faults if isinstance(faults, Faults) else Faults(**dict(faults or {}))
+        self.engine = Engine(
+            mchid=mchid,
+            merchant_keys={(mchid, self.merchant.serial): self.merchant.public_key},
+            platform=[platform or generate_key_pair("sandbox platform")],
+            public_key=public_key or generate_key_pair("sandbox public key"),
+            pub_key_id=pub_key_id,
+            apiv3_key=apiv3_key or crypto.nonce(32),
+            mode=mode,
+            faults=fault_set,
+            store=Store(initial_stock_state=initial_stock_state, brands=brands),
+            rate_limits=dict(rate_limits if rate_limits is not None else DEFAULT_RATE_LIMITS),
+            clock=clock,
+        )
+        self.notify_url = notify_url
+        self._runner: web.AppRunner | None = None
+        self._site: web.TCPSite | None = None
+
+    # -- lifecycle ------------------------------------------------------------------------------------------
+    def app(self) -> web.Application:
+        """The aiohttp application (mount it yourself, e.g. with ``aiohttp.test_utils.TestServer``)."""
+        app = web.Application(client_max_size=4 * 1024 * 1024)
+        app.router.add_route("GET", "/_sandbox/faults", self._admin_faults)
+        app.router.add_route("POST", "/_sandbox/faults", self._admin_faults)
+        app.router.add_route("POST", "/_sandbox/reset", self._admin_reset)
+        app.router.add_route("GET", "/_sandbox/applied", self._admin_applied)
+        app.router.add_route("*", "/{tail:.*}", self.engine.handle)
+        return app
+
+    async def start(self) -> Sandbox:
+        if self._runner is not None:
+            return self
+        runner = web.AppRunner(self.app(), access_log=None, handle_signals=False)
+        await runner.setup()
+        site = web.TCPSite(runner, self.host, self._port)
+        try:
+            await site.start()
+        except BaseException:
+            await runner.cleanup()
+            raise
+        self._runner, self._site = runner, site
+        server = site._server
+        sockets = getattr(server, "sockets", None) or ()
+        if sockets:
+            self._port = sockets[0].getsockname()[1]
+        return self
+
+    async def close(self) -> None:
+        """Stop serving. Idempotent."""
+        runner, self._runner = self._runner, None
+        if runner is not None:
+            await runner.cleanup()
+
+    async def __aenter__(self) -> Sandbox:
+        return await self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    @property
+    def port(self) -> int:
+        return self._port
+
+    @property
+    def url(self) -> str:
+        """The base URL to give ``Client(base_url=...)``, with a trailing slash."""
+        return f"http://{self.host}:{self._port}/"
+
+    # -- what a client needs --------------------------------------------------------------------------------
+    @property
+    def mchid(self) -> str:
+        return self.engine.mchid
+
+    @property
+    def apiv3_key(self) -> str:
+        return self.engine.apiv3_key
+
+    @property
+    def pub_key_id(self) -> str:
+        return self.engine.pub_key_id
+
+    @property
+    def platform(self) -> KeyPair:
+        """The platform key pair that currently signs (the newest after a rotation)."""
+        return self.engine.platform[-1]
+
+    @property
+    def public_key(self) -> KeyPair:
+        return self.engine.public_key
+
+    def certs(self) -> dict[str, Any]:
+        """``serial → certificate/public key`` a client should trust in this mode."""
+        out: dict[str, Any] = {}
+        if self.engine.mode in ("cert", "mixed"):
+            out.update({pair.serial: pair.certificate for pair in self.engine.platform})
+        if self.engine.mode in ("pubkey", "mixed"):
+            out[self.pub_key_id] = self.engine.public_key.public_key
+        return out
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """``{"mchid", "serial", "private_key", "certs", "apiv3_key", "base_url"}`` with PEM text values."""
+        certs: dict[str, str] = {}
+        if self.engine.mode in ("cert", "mixed"):
+            certs.update({p.serial: p.certificate_pem().decode() for p in self.engine.platform})
+        if self.engine.mode in ("pubkey", "mixed"):
+            certs[self.pub_key_id] = self.engine.public_key.public_pem().decode()
+        return {
+            "mchid": self.mchid,
+            "serial": self.merchant.serial,
+            "private_key": self.merchant.private_pem().decode(),
+            "certs": certs,
+            "apiv3_key": self.apiv3_key,
+            "base_url": self.url,
+        }
+
+    def client(self, **overrides: Any) -> Client:
+        """A :class:`~wechatpay_chain.Client` for this sandbox (keyword arguments override the defaults)."""
+        options: dict[str, Any] = {"base_url": self.url, "certs": self.certs()}
+        options.update(overrides)
+        return Client(self.mchid, self.merchant.serial, self.merchant.private_key, **options)
+
+    def write_config(self, directory: str | os.PathLike[str]) -> Path:
+        """Write the PEM files and ``config.json`` (paths are absolute); return the config path."""
+        root = Path(directory).resolve()
+        root.mkdir(parents=True, exist_ok=True)
+        key_path = root / "apiclient_key.pem"
+        key_path.write_bytes(self.merchant.private_pem())
+        key_path.chmod(0o600)
+        (root / "apiclient_cert.pem").write_bytes(self.merchant.certificate_pem())
+        certs: dict[str, str] = {}
+        if self.engine.mode in ("cert", "mixed"):
+            for pair in self.engine.platform:
+                path = root / f"wechatpay_{pair.serial}.pem"
+                path.write_bytes(pair.certificate_pem())
+                certs[pair.serial] = str(path)
+        if self.engine.mode in ("pubkey", "mixed"):
+            path = root / "pub_key.pem"
+            path.write_bytes(self.engine.public_key.public_pem())
+            certs[self.pub_key_id] = str(path)
+        config = {
+            "mchid": self.mchid,
+            "serial": self.merchant.serial,
+            "private_key": str(key_path),
+            "certs": certs,
+            "apiv3_key": self.apiv3_key,
+            "base_url": self.url,
+        }
+        target = root / "config.json"
+        tmp = root / "config.json.tmp"
+        tmp.write_text(json.dumps(config, indent=2) + "\n")
+        tmp.chmod(0o600)
+        tmp.replace(target)
+        return target
+
+    # -- state and faults -----------------------------------------------------------------------------------
+    @property
+    def faults(self) -> Faults:
+        """The live fault knobs (``sb.faults.update(error_rate=0.5)``, ``sb.faults.script("drop")``)."""
+        return self.engine.faults
+
+    @property
+    def store(self) -> Store:
+        """The in-memory coupons and stocks (``sb.store.coupons``, ``sb.store.stocks``)."""
+        return self.engine.store
+
+    @property
+    def seen(self) -> list[Seen]:
+        """Every authenticated request, as received."""
+        return self.engine.seen
+
+    def reset(self) -> None:
+        """Empty the state (coupons, stocks, idempotency records, counters, nonces); keys and faults stay."""
+        self.engine.reset()
+
+    def applied_writes(self, out_request_no: str) -> int:
+        """How many times a write with this ``out_request_no`` changed the state (1 = exactly once)."""
+        return self.engine.store.applied[out_request_no]
+
+    def seed_product_coupon(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        """Create a coupon directly (no HTTP, no idempotency record): the 003 answer document."""
+        from .._schemas.product_coupon import CREATE_PRODUCT_COUPON
+        from .._schemas.spec import first_issue
+
+        issue = first_issue(CREATE_PRODUCT_COUPON, dict(body))
+        if issue is not None:
+            raise ValueError(f"seed body: {issue}")
+        return self.engine.store.create_product_coupon(body)
+
+    def trust_merchant(self, mchid: str, serial: str, key: Any) -> None:
+        """Accept requests signed by another merchant key (e.g. the SDKs' published test keys)."""
+        self.engine.merchant_keys[(mchid, serial.upper())] = crypto.load_public_key(key)
+
+    def rotate_platform_key(self, *, sign_with_new: bool = True) -> KeyPair:
+        """Add a new platform certificate (listed by ``/v3/certificates`` next to the old one).
+
+        With ``sign_with_new`` answers are signed by it from now on (a client that does not know it yet sees an
+        unknown serial); otherwise it is only listed, as WeChat Pay does for a day before switching.
+        """
+        pair = generate_key_pair("sandbox platform (rotated)")
+        if sign_with_new:
+            self.engine.platform.append(pair)
+        else:
+            self.engine.platform.insert(-1, pair)
+        return pair
+
+    def retire_platform_key(self, serial: str) -> None:
+        """Stop listing (and signing with) a platform certificate; at least one must remain."""
+        keep = [p for p in self.engine.platform if p.serial != serial]
+        if not keep:
+            raise ValueError("cannot retire the last platform certificate")
+        self.engine.platform[:] = keep
+
+    # -- notifications ----------------------------------------------------------------------------------------
+    def notification(
+        self,
+        *,
+        event_type: str,
+        resource: Mapping[str, Any],
+        summary: str = "",
+        original_type: str = "product_coupon",
+    ) -> bytes:
+        """The body of a notification: ``resource`` AES-GCM-encrypted with the APIv3 key (protocol §4.2)."""
+        nonce = crypto.nonce(12)
+        plaintext = orjson.dumps(dict(resource))
+        doc = {
+            "id": str(uuid.uuid4()),
+            "create_time": rfc3339(self.engine.clock()),
+            "resource_type": "encrypt-resource",
+            "event_type": event_type,
+            "summary": summary,
+            "resource": {
+                "original_type": original_type,
+                "algorithm": "AEAD_AES_256_GCM",
+                "ciphertext": crypto.aes_gcm_encrypt(plaintext, self.apiv3_key, nonce, original_type),
+                "associated_data": original_type,
+                "nonce": nonce,
+            },
+        }
+        return orjson.dumps(doc)
+
+    async def notify(
+        self,
+        url: str,
+        *,
+        event_type: str,
+        resource: Mapping[str, Any],
+        summary: str = "",
+        original_type: str = "product_coupon",
+        signer: str | None = None,
+        fault: str | None = None,
+        timeout: float = 5.0,
+    ) -> NotifyResult:
+        """POST a signed, encrypted notification to ``url`` like WeChat Pay; return what it answered.
+
+        ``signer``: ``"cert"`` or ``"pubkey"`` (default: the mode's key; the certificate in mixed mode).
+        ``fault``: ``"tamper"`` or ``"probe"`` to send a bad signature.
+        """
+        body = self.notification(event_type=event_type, resource=resource, summary=summary, original_type=original_type)
+        serial_hint = self.pub_key_id if signer == "pubkey" else ""
+        if signer == "pubkey" and self.engine.mode == "cert":
+            raise ValueError("signer='pubkey' needs mode 'pubkey' or 'mixed'")
+        mode = self.engine.mode
+        if signer == "cert" and mode == "pubkey":
+            raise ValueError("signer='cert' needs mode 'cert' or 'mixed'")
+        headers = self.engine.signed_headers(body, serial_hint, fault)
+        headers["Content-Type"] = "application/json"
+        headers["Request-ID"] = os.urandom(16).hex()
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as session:  # noqa: SIM117
+            async with session.post(url, data=body, headers=headers) as resp:
+                answer = await resp.read()
+                status = resp.status
+        return NotifyResult(orjson.loads(body)["id"], status, answer, headers["Wechatpay-Serial"])
+
+    async def set_stock_state(
+        self, product_coupon_id: str, stock_id: str, state: str, *, reason: str | None = None
+    ) -> NotifyResult | None:
+        """Change a stock's state (AUDITING → SENDING, PAUSED, …); notify ``notify_url`` if the stock has
+        ``notify_config.notify_appid`` (event type ``PRODUCT_COUPON.STOCK_STATE_CHANGED``, sandbox-only)."""
+        stock = self.engine.store.set_stock_state(product_coupon_id, stock_id, state, reason)
+        if self.notify_url and stock.get("notify_config", {}).get("notify_appid"):
+            return await self.notify(
+                self.notify_url,
+                event_type=STOCK_STATE_EVENT,
+                resource={"product_coupon_id": product_coupon_id, "stock_id": stock_id, "state": state},
+                summary="批次状态变更",
+            )
+        return None
+
+    # -- admin routes (standalone use) --------------------------------------------------------------------------
+    async def _admin_faults(self, request: web.Request) -> web.Response:
+        if request.method == "POST":
+            try:
+                changes = await request.json()
+                script = changes.pop("script", ())
+                self.faults.update(**changes)
+                self.faults.script(*script)
+            except (ValueError, TypeError, AttributeError) as exc:
+                return web.json_response({"code": "PARAM_ERROR", "message": str(exc)}, status=400)
+        return web.json_response({**self.faults.as_dict(), "pending": list(self.faults.pending)})
+
+    async def _admin_reset(self, request: web.Request) -> web.Response:
+        self.reset()
+        return web.json_response({"reset": True})
+
+    async def _admin_applied(self, request: web.Request) -> web.Response:
+        return web.json_response(dict(self.engine.store.applied))
+
+    def __repr__(self) -> str:
+        state = "running" if self._runner is not None else "stopped"
+        return f"<Sandbox {self.url} mode={self.engine.mode} mchid={self.mchid} {state}>"
+
+
+class SyncSandbox:
+    """The blocking form: the sandbox runs on its own loop thread; ``client()`` returns a ``SyncClient``.
+
+    ``with SyncSandbox() as sb: wxpay = sb.client()``. All other attributes are those of :class:`Sandbox`.
+    """
+
+    def __init__(self, **options: Any) -> None:
+        self.sandbox = Sandbox(**options)
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="wechatpay-sandbox", daemon=True)
+        self._started = False
+
+    def _run(self, coro: Any) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
+
+    def start(self) -> SyncSandbox:
+        if not self._started:
+            self._thread.start()
+            self._started = True
+            self._run(self.sandbox.start())
+        return self
+
+    def close(self) -> None:
+        """Stop the server and the loop thread. Idempotent."""
+        if not self._started or self._loop.is_closed():
+            return
+        self._run(self.sandbox.close())
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join()
+        self._loop.close()
+
+    def __enter__(self) -> SyncSandbox:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def client(self, **overrides: Any) -> SyncClient:
+        options: dict[str, Any] = {"base_url": self.sandbox.url, "certs": self.sandbox.certs()}
+        options.update(overrides)
+        sb = self.sandbox
+        return SyncClient(sb.mchid, sb.merchant.serial, sb.merchant.private_key, **options)
+
+    def notify(self, url: str, **kwargs: Any) -> NotifyResult:
+        return self._run(self.sandbox.notify(url, **kwargs))  # type: ignore[no-any-return]
+
+    def set_stock_state(self, product_coupon_id: str, stock_id: str, state: str, **kw: Any) -> NotifyResult | None:
+        return self._run(self.sandbox.set_stock_state(product_coupon_id, stock_id, state, **kw))  # type: ignore[no-any-return]
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self.sandbox, name)
+
+    def __repr__(self) -> str:
+        return repr(self.sandbox).replace("<Sandbox", "<SyncSandbox", 1)
