@@ -14,6 +14,7 @@ import pytest
 from aiohttp import web
 from conftest import MCHID, PUB_KEY_ID, REFERENCE, FakeWeChat, Keys
 from cryptography.hazmat.primitives import serialization
+from multidict import CIMultiDict
 
 from wechatpay_chain import (
     APIError,
@@ -365,3 +366,16 @@ def fake_sync(keys: Keys) -> Any:
     loop.call_soon_threadsafe(loop.stop)
     thread.join(5)
     loop.close()
+
+
+async def test_default_headers_on_injected_sessions_and_public_key_serial(fake: FakeWeChat) -> None:
+    fake.mode = "pubkey"
+    async with aiohttp.ClientSession() as session, fake.client(session=session) as wxpay:
+        await wxpay.v3.x.get()
+        await wxpay.v3.x.get(headers={"wechatpay-serial": "OVERRIDE", "accept": "*/*"})
+    first, second = (CIMultiDict(s.headers) for s in fake.seen)
+    assert first["Accept"] == "application/json"
+    assert first["User-Agent"].startswith("wechatpay-chain/")
+    assert first["Wechatpay-Serial"] == PUB_KEY_ID
+    assert second["Wechatpay-Serial"] == "OVERRIDE"
+    assert second["Accept"] == "*/*"

@@ -16,6 +16,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 from conftest import REFERENCE, Keys
+from test_schema import CASES as SCHEMA_CASES
 
 from wechatpay_chain import (
     APIError,
@@ -207,7 +208,7 @@ async def test_business_rules(keys: Keys) -> None:
             assert info.value.code == "PARAM_ERROR"
 
 
-@pytest.mark.parametrize(("name", "where", "doc", "expected"), __import__("test_schema").CASES[::7])
+@pytest.mark.parametrize(("name", "where", "doc", "expected"), SCHEMA_CASES[::7])
 async def test_param_error_names_the_field(wxpay: Client, name: str, where: str, doc: Any, expected: str) -> None:
     """A sample of the table-driven cases of test_schema, sent to the server: same field, same rule."""
     method, template, options = samples.SEED_CALLS[name]
@@ -592,5 +593,5 @@ async def test_config_builds_a_client_and_reset_clears_state(sb: Sandbox, tmp_pa
         assert (await wxpay.v3.certificates.get()).status == 200
     assert sb.seen and sb.store.coupons
     sb.reset()
-    assert (sb.seen, sb.store.coupons, sb.applied_writes("cfg_000001")) == ([], {}, 0)
+    assert (list(sb.seen), sb.store.coupons, sb.applied_writes("cfg_000001")) == ([], {}, 0)
     assert "PRIVATE" not in repr(sb) and sb.apiv3_key not in repr(sb)

@@ -18,6 +18,7 @@ from typing import Any
 import aiohttp
 import orjson
 import yarl
+from multidict import CIMultiDict
 
 from . import _config, crypto, sensitive
 from ._chain import Node
@@ -175,6 +176,13 @@ class Client:
         self._hooks = tuple(hooks)
         self.validate = bool(validate)
         self._user_agent = user_agent or USER_AGENT
+        self._base_headers = {"Accept": _ACCEPT, "User-Agent": self._user_agent}
+        if self._verifier is not None:
+            # Always name the WeChat Pay public key when there is one: during the migration WeChat signs the
+            # answer with it only if the request asks (protocol.md §1.4, §2.5).
+            pub_ids = sorted(k for k in self._verifier.serials if k.startswith("PUB_KEY_ID_"))
+            if pub_ids:
+                self._base_headers["Wechatpay-Serial"] = pub_ids[-1]
         base_hosts = {yarl.URL(self.base_url).host or ""}
         if self.backup_base_url:
             base_hosts.add(yarl.URL(self.backup_base_url).host or "")
@@ -298,7 +306,7 @@ class Client:
             session = self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=limit, limit_per_host=per_host, keepalive_timeout=30),
                 timeout=self.timeout,
-                headers={"Accept": _ACCEPT, "User-Agent": self._user_agent},
+                headers=self._base_headers,
                 raise_for_status=False,
                 middlewares=(self._middleware,) if self._middleware else (),
             )
@@ -450,7 +458,7 @@ class Client:
                 req.method,
                 url,
                 data=req.payload() if req.payload is not None else (req.body or None),
-                headers=req.headers,
+                headers=self._request_headers(req),
                 timeout=req.timeout or self.timeout,
                 allow_redirects=False,
                 middlewares=() if req.v2 else None if self._owns_session else (self._middleware,),  # type: ignore[arg-type]
@@ -514,7 +522,7 @@ class Client:
             resp = await session.request(
                 req.method,
                 req.url,
-                headers=req.headers,
+                headers=self._request_headers(req),
                 timeout=req.timeout or self.timeout,
                 allow_redirects=False,
                 middlewares=None if self._owns_session else (self._middleware,),
@@ -545,6 +553,14 @@ class Client:
         from .download import stream
 
         return stream(self, target, **kwargs)
+
+    def _request_headers(self, req: Prepared) -> Mapping[str, str]:
+        """Caller headers; on an injected session (which lacks our defaults) merged over them."""
+        if self._owns_session:
+            return req.headers
+        merged = CIMultiDict(self._base_headers)
+        merged.update(req.headers)
+        return merged
 
     def _transport_failure(
         self, req: Prepared, failure: TransportError, cause: BaseException, *, sent: bool

@@ -47,6 +47,8 @@ _ROUTES: tuple[tuple[str, re.Pattern[str], str], ...] = (
     ("POST", re.compile(re.escape(_BASE) + r"/([^/]+)/stock-bundles$"), _BASE[1:] + "/{p}/stock-bundles"),
 )
 _DROP = "drop"
+#: How many requests ``seen`` keeps (oldest dropped first), so a long standalone run stays bounded.
+SEEN_LIMIT = 10_000
 
 
 @dataclass
@@ -75,8 +77,9 @@ class Engine:
     store: Store = field(default_factory=Store)
     rate_limits: dict[str, tuple[int, float]] = field(default_factory=lambda: dict(DEFAULT_RATE_LIMITS))
     clock: Callable[[], float] = time.time
-    seen: list[Seen] = field(default_factory=list)
+    seen: deque[Seen] = field(default_factory=lambda: deque(maxlen=SEEN_LIMIT))
     _nonces: dict[tuple[str, str], float] = field(default_factory=dict)
+    _next_prune: float = 0.0
     _windows: dict[tuple[str, str], deque[float]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -89,6 +92,7 @@ class Engine:
         self.seen.clear()
         self._nonces.clear()
         self._windows.clear()
+        self._next_prune = 0.0
 
     # -- signing --------------------------------------------------------------------------------------------
     def signing_key(self, request_serial: str = "") -> tuple[rsa.RSAPrivateKey, str]:
@@ -129,9 +133,9 @@ class Engine:
             raise Failure(401, "SIGN_ERROR", f"签名错误: {exc}") from None
         if fields_["mchid"] != self.mchid and (fields_["mchid"], fields_["serial_no"]) not in self.merchant_keys:
             raise Failure(401, "SIGN_ERROR", "签名错误: unknown mchid")
-        for key, seen_at in list(self._nonces.items()):
-            if now - seen_at > 600:
-                del self._nonces[key]
+        if now >= self._next_prune:  # forget nonces older than twice the window, at most once a minute
+            self._nonces = {k: t for k, t in self._nonces.items() if now - t <= 600}
+            self._next_prune = now + 60
         replay = (fields_["mchid"], fields_["nonce_str"])
         if replay in self._nonces:
             raise Failure(401, "SIGN_ERROR", "签名错误: nonce_str was already used within the last 5 minutes")

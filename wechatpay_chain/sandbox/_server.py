@@ -12,6 +12,7 @@ import os
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -248,8 +249,8 @@ class Sandbox:
         return self.engine.store
 
     @property
-    def seen(self) -> list[Seen]:
-        """Every authenticated request, as received."""
+    def seen(self) -> deque[Seen]:
+        """The authenticated requests as received (the last 10 000)."""
         return self.engine.seen
 
     def reset(self) -> None:
