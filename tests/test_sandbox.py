@@ -29,7 +29,7 @@ from wechatpay_chain import (
 )
 from wechatpay_chain.sandbox import Faults, Sandbox, SyncSandbox, samples
 from wechatpay_chain.schema import validate_response
-from wechatpay_chain.signing import Verifier, authorization, request_message
+from wechatpay_chain.signing import RSASigner, Verifier, authorization, request_message
 from wechatpay_chain.testing import generate_key_pair
 from wechatpay_chain.types import CreateProductCouponRequest
 
@@ -374,9 +374,14 @@ async def test_pubkey_mode(keys: Keys) -> None:
 async def test_mixed_mode_follows_the_request_serial(keys: Keys) -> None:
     async with sandbox(keys, mode="mixed") as box, box.client(retry=None) as wxpay:
         assert set(box.certs()) == {box.pub_key_id, box.platform.serial}
-        plain = await wxpay.v3.certificates.get()
+        plain = await wxpay.v3.certificates.get(headers={"Wechatpay-Serial": box.platform.serial})
         asked = await wxpay.v3.certificates.get(headers={"Wechatpay-Serial": box.pub_key_id})
         assert (plain.verified_serial, asked.verified_serial) == (box.platform.serial, box.pub_key_id)
+        async with aiohttp.ClientSession() as session:  # no Wechatpay-Serial at all: the certificate signs
+            signer = RSASigner(box.mchid, box.merchant.serial, box.merchant.private_key)
+            headers = {"Authorization": signer("GET", "/v3/certificates", b"")}
+            async with session.get(box.url + "v3/certificates", headers=headers) as resp:
+                assert resp.headers["Wechatpay-Serial"] == box.platform.serial
         async with box.client(retry=None, certs={box.platform.serial: box.platform.certificate}) as cert_only:
             with pytest.raises(VerificationError):
                 await cert_only.v3.certificates.get(headers={"Wechatpay-Serial": box.pub_key_id})
