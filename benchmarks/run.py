@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import os
 import statistics
 import subprocess
 import sys
@@ -33,6 +34,7 @@ from workload import make_keys  # noqa: E402
 CONCURRENCY = (1, 16, 64)
 WORKLOADS = ("get", "post")
 METRICS = ("rps", "cpu_us", "p50_ms", "p99_ms", "rss_mb")
+EXTRA = ("machine_busy_cores",)
 TARGET_RPS, TARGET_CPU, TARGET_VS_PEER, TARGET_CHAIN_US = 0.90, 1.10, 3.0, 5.0
 
 
@@ -56,8 +58,17 @@ def _stats(port: int) -> dict[str, int]:
         return orjson.loads(resp.read())  # type: ignore[no-any-return]
 
 
+def cpu_jiffies() -> tuple[int, int]:
+    """(busy, total) jiffies of the whole machine, to tell how loaded it was during a run."""
+    with open("/proc/stat") as f:
+        fields = [int(v) for v in f.readline().split()[1:]]
+    idle = fields[3] + fields[4]
+    return sum(fields) - idle, sum(fields)
+
+
 def run_one(name: str, workload: str, concurrency: int, port: int, keys: Path, args: argparse.Namespace) -> dict[str, Any]:
     before = _stats(port)
+    busy0, total0 = cpu_jiffies()
     cmd = [
         sys.executable, str(HERE / "contenders.py"), name, "--workload", workload, "--concurrency", str(concurrency),
         "--port", str(port), "--keys", str(keys), "--warmup", str(args.warmup), "--duration", str(args.duration),
@@ -65,7 +76,10 @@ def run_one(name: str, workload: str, concurrency: int, port: int, keys: Path, a
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
     if proc.returncode != 0:
         return {"contender": name, "failed": proc.stderr.strip()[-800:]}
+    busy1, total1 = cpu_jiffies()
     result: dict[str, Any] = orjson.loads(proc.stdout.strip().splitlines()[-1])
+    # Cores busy machine-wide (client + server + anything else) over the whole child run.
+    result["machine_busy_cores"] = (busy1 - busy0) / max(1, total1 - total0) * (os.cpu_count() or 1)
     after = _stats(port)
     result["server_sign_failures"] = after["failed"] - before["failed"]
     result["server_checked"] = after["checked"] - before["checked"]
@@ -81,7 +95,7 @@ def aggregate(samples: dict[tuple[str, int, str], list[dict[str, Any]]]) -> list
             row["failed"] = runs[0].get("failed")
             rows.append(row)
             continue
-        for metric in METRICS:
+        for metric in METRICS + EXTRA:
             row[metric] = statistics.median(r[metric] for r in good)
         row["errors"] = sum(r["errors"] for r in good)
         row["server_sign_failures"] = sum(r["server_sign_failures"] for r in good)
@@ -124,7 +138,7 @@ def format_rows(rows: list[dict[str, Any]]) -> str:
         lines.append(
             f"{row['workload']:8s} {row['concurrency']:3d} {row['contender']:18s} {row['rps']:8.0f} {x('rps')} "
             f"{row['cpu_us']:10.0f} {x('cpu_us')} {row['p50_ms']:7.2f} {x('p50_ms')} {row['p99_ms']:7.2f} {x('p99_ms')} "
-            f"{row['rss_mb']:6.1f} {x('rss_mb')} {errors:4d}"
+            f"{row['rss_mb']:6.1f} {x('rss_mb')} {errors:4d} {row['machine_busy_cores']:5.2f}"
         )
     return "\n".join(lines)
 

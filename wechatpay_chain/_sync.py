@@ -58,6 +58,22 @@ class SyncClient:
         future = asyncio.run_coroutine_threadsafe(self._client._send(prepared), self._loop)
         return future.result()
 
+    def parse_notification(self, headers: Any, body: bytes | str) -> Any:
+        """Blocking :meth:`Client.parse_notification` (verify + decrypt a callback)."""
+        return self.run(self._client.parse_notification(headers, body))
+
+    def download(self, target: Any, **kwargs: Any) -> Any:
+        """Blocking :meth:`Client.download` (bill and file downloads with hash check)."""
+        return self.run(self._client.download(target, **kwargs))
+
+    def encrypt(self, value: str, serial: str | None = None) -> Any:
+        """:meth:`Client.encrypt` for a sensitive field (sets ``Wechatpay-Serial`` on the request using it)."""
+        return self._client.encrypt(value, serial)
+
+    def decrypt(self, ciphertext: str) -> str:
+        """:meth:`Client.decrypt` of a sensitive answer field with the merchant key."""
+        return self._client.decrypt(ciphertext)
+
     def run(self, coro: Any) -> Any:
         """Run a coroutine on the client's loop and wait for it (for helpers built on the async client)."""
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
