@@ -170,6 +170,8 @@ async def test_client_validates_before_any_io() -> None:
         node = wxpay.v3.marketing.partner.productCoupon.productCoupons._product_coupon_id_.stocks
         with pytest.raises(TemplateError, match="max_count: required"):
             await node.post(product_coupon_id="1", json=body, validate=True)
+        with pytest.raises(TemplateError, match=r"^query\.state"):
+            await node.get(product_coupon_id="1", query={"brand_id": "120344", "state": "BOGUS"}, validate=True)
 
 
 # -- TypedDicts ---------------------------------------------------------------------------------------------

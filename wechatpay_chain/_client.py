@@ -345,6 +345,10 @@ class Client:
             full = base + path
         query = opts.get("query")
         if query:
+            if opts.get("validate", self.validate):
+                from .schema import validate_query
+
+                validate_query(method, template.source, query)
             qs = build_query(query)
             if qs:
                 full += ("&" if "?" in full else "?") + qs
@@ -362,7 +366,7 @@ class Client:
             if "body" in opts:
                 raise TemplateError("give either json or body, not both")
             if opts.get("validate", self.validate):
-                from .schema import validate_request  # type: ignore[import-not-found,unused-ignore]
+                from .schema import validate_request
 
                 validate_request(method, template.source, payload)
             try:
