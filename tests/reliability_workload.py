@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from wechatpay_chain import APIError, Client, OutcomeUnknown, RequestEvent, WeChatPayError
-from wechatpay_chain.sandbox import Faults, samples
+from wechatpay_chain.sandbox import Faults, Sandbox, samples
 
 PREFIX = "v3/marketing/partner/product-coupon/product-coupons"
 STOCKS = PREFIX + "/{product_coupon_id}/stocks"
@@ -121,9 +121,9 @@ def kind_of(index: int, unmarked_every: int) -> str:
     return "list" if slot < WRITES_PER_10 + LISTS_PER_10 else "get"
 
 
-async def setup_coupon(client: Client, out_request_no: str = "load_coupon_0001") -> tuple[str, str]:
-    """Create the product coupon the workload adds stocks to; return its id and its first stock id."""
-    doc = (await client[PREFIX].post(json=coupon_body(out_request_no))).json()
+def seed_coupon(sandbox: Sandbox, out_request_no: str = "seed_coupon_0001") -> tuple[str, str]:
+    """Create (without HTTP, so without faults) the coupon the workload adds stocks to: its id, first stock."""
+    doc = sandbox.seed_product_coupon(coupon_body(out_request_no))
     return doc["product_coupon_id"], doc["stock"]["stock_id"]
 
 

@@ -328,14 +328,7 @@ class Client:
             from .v2._request import prepare_v2
 
             return prepare_v2(self, method, template, path[3:], opts)
-        base = self.base_url
-        extra: frozenset[str] = frozenset()
-        if "base_uri" in opts:
-            try:
-                base = _config.check_base_url(opts["base_uri"], "base_uri")
-            except ConfigError as exc:
-                raise TemplateError(str(exc)) from None
-            extra = frozenset({yarl.URL(base).host or ""})
+        base, extra = _config.request_base(opts, self.base_url)
         if path.startswith(("https://", "http://")):
             full = path
         elif path.startswith("/"):
@@ -451,6 +444,7 @@ class Client:
 
     async def _attempt(self, req: Prepared, url: yarl.URL, attempt: int) -> Response:
         ctx = RequestContext(extra_hosts=req.extra_hosts | {url.host or ""}, sign_body=req.sign_body, verify=req.verify)
+        ctx.resend = req.idempotent  # issue 6: no silent aiohttp re-send of a write that is not idempotent
         token = current_context.set(ctx)
         session = self._get_session()
         t0 = time.monotonic()

@@ -105,6 +105,19 @@ def check_base_url(value: Any, name: str = "base_url") -> str:
     return text if text.endswith("/") else text + "/"
 
 
+def request_base(opts: Mapping[str, Any], default: str) -> tuple[str, frozenset[str]]:
+    """The base URL for one call (``base_uri`` option or the client's) and the extra host it allows."""
+    if "base_uri" not in opts:
+        return default, frozenset()
+    from .errors import TemplateError
+
+    try:
+        base = check_base_url(opts["base_uri"], "base_uri")
+    except ConfigError as exc:
+        raise TemplateError(str(exc)) from None
+    return base, frozenset({yarl.URL(base).host or ""})
+
+
 def check_apiv3_key(value: Any) -> str | None:
     if value is None:
         return None

@@ -86,6 +86,9 @@ class RequestContext:
     attempts: int = 0
     status: int | None = None
     extras: dict[str, Any] = field(default_factory=dict)
+    #: False for a write that must not be repeated: aiohttp silently re-sends PUT/DELETE (and GET) once when a
+    #: kept-alive connection drops, so the middleware refuses that second send (issue 6).
+    resend: bool = True
 
 
 current_context: contextvars.ContextVar[RequestContext | None] = contextvars.ContextVar(
@@ -186,6 +189,10 @@ class WeChatPayMiddleware:
             body = await body_bytes(req)
         req.headers["Authorization"] = self.signer(req.method, req.url.raw_path_qs, body)
         if ctx is not None:
+            if ctx.attempts and not ctx.resend:
+                raise aiohttp.ServerDisconnectedError(
+                    "the connection dropped after the request was sent; not re-sent, it is not idempotent"
+                )
             ctx.attempts += 1
         resp = await handler(req)
         if ctx is not None:

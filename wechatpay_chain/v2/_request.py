@@ -84,14 +84,7 @@ def prepare_v2(client: Client, method: str, template: Template, path: str, opts:
     if not opts.get("nonceless"):
         data.setdefault("nonce_str", crypto.nonce(32))
     data["sign"] = sign(data, key)
-    base = client.base_url
-    extra: frozenset[str] = frozenset()
-    if "base_uri" in opts:
-        try:
-            base = _config.check_base_url(opts["base_uri"], "base_uri")
-        except ConfigError as exc:
-            raise TemplateError(str(exc)) from None
-        extra = frozenset({yarl.URL(base).host or ""})
+    base, extra = _config.request_base(opts, client.base_url)
     full = base + path
     headers = dict(_V2_HEADERS)
     headers.update(check_headers(opts["headers"]) if "headers" in opts else {})
