@@ -25,8 +25,8 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from floor import BareClient, FloorClient  # noqa: E402
-from workload import BODY, COUPON_ID, MCHID, PATH, PUB_KEY_ID, QUERY, QUERY_STRING, KeyFiles  # noqa: E402
+from floor import BareClient, FloorClient
+from workload import BODY, COUPON_ID, MCHID, PATH, PUB_KEY_ID, QUERY, QUERY_STRING, KeyFiles
 
 AsyncCall = Callable[[], Awaitable[Any]]
 SyncCall = Callable[[], Any]

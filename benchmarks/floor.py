@@ -24,7 +24,6 @@ import yarl
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.serialization import load_pem_private_key, load_pem_public_key
-
 from workload import BODY, MCHID, PATH, QUERY_STRING, KeyFiles
 
 _PKCS1 = padding.PKCS1v15()
@@ -64,11 +63,18 @@ class FloorClient:
     """One orjson dump, one sign, one verify per request — the CPU floor of a correct client."""
 
     def __init__(
-        self, base_url: str, keys: KeyFiles, sign_threads: int = 0, *, limit: int = 100, extra_headers: dict[str, str] | None = None
+        self,
+        base_url: str,
+        keys: KeyFiles,
+        sign_threads: int = 0,
+        *,
+        limit: int = 100,
+        extra_headers: dict[str, str] | None = None,
     ) -> None:
         key = load_pem_private_key(keys.merchant_key.read_bytes(), None)
         pub = load_pem_public_key(keys.platform_public.read_bytes())
-        assert isinstance(key, rsa.RSAPrivateKey) and isinstance(pub, rsa.RSAPublicKey)
+        assert isinstance(key, rsa.RSAPrivateKey)
+        assert isinstance(pub, rsa.RSAPublicKey)
         self.key = key
         self.pub = pub
         self.serial = keys.merchant_serial
@@ -114,7 +120,8 @@ class FloorClient:
 
     async def get(self) -> bytes:
         assert self.session is not None
-        headers = {"Accept": "application/json", "Authorization": await self._authorization("GET", self.get_target, b"")}
+        authorization = await self._authorization("GET", self.get_target, b"")
+        headers = {"Accept": "application/json", "Authorization": authorization}
         if self.extra:
             headers.update(self.extra)
         async with self.session.get(self.get_url, headers=headers) as resp:

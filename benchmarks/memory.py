@@ -32,7 +32,7 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from workload import COUPON_ID, MCHID, PUB_KEY_ID, QUERY, KeyFiles, make_keys  # noqa: E402
+from workload import COUPON_ID, MCHID, PUB_KEY_ID, QUERY, KeyFiles, make_keys
 
 CONTENDERS = ("chain", "floor")
 _PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -158,7 +158,8 @@ def main(argv: list[str] | None = None) -> None:
 
 def format_table(results: dict[str, Any]) -> str:
     lines = [
-        f"{'client':16s} {'in flight':>9s} {'errors':>6s} {'seconds':>7s} {'base MB':>8s} {'peak MB':>8s} {'KB/request':>10s}"
+        f"{'client':16s} {'in flight':>9s} {'errors':>6s} {'seconds':>7s} {'base MB':>8s} {'peak MB':>8s} "
+        f"{'KB/request':>10s}"
     ]
     for name, r in results.items():
         if "error" in r:

@@ -54,7 +54,7 @@ def contenders_for(concurrency: int, have_peer: bool) -> list[str]:
 def _stats(port: int) -> dict[str, int]:
     import urllib.request
 
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/__bench/stats", timeout=10) as resp:  # noqa: S310
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/__bench/stats", timeout=10) as resp:
         return orjson.loads(resp.read())  # type: ignore[no-any-return]
 
 
@@ -66,7 +66,9 @@ def cpu_jiffies() -> tuple[int, int]:
     return sum(fields) - idle, sum(fields)
 
 
-def run_one(name: str, workload: str, concurrency: int, port: int, keys: Path, args: argparse.Namespace) -> dict[str, Any]:
+def run_one(
+    name: str, workload: str, concurrency: int, port: int, keys: Path, args: argparse.Namespace
+) -> dict[str, Any]:
     before = _stats(port)
     busy0, total0 = cpu_jiffies()
     cmd = [
@@ -127,7 +129,8 @@ def format_rows(rows: list[dict[str, Any]]) -> str:
             lines.append("")
         last = key
         if "failed" in row:
-            lines.append(f"{row['workload']:8s} {row['concurrency']:3d} {row['contender']:18s} failed: {row['failed'][-200:]}")
+            failed = row["failed"][-200:]
+            lines.append(f"{row['workload']:8s} {row['concurrency']:3d} {row['contender']:18s} failed: {failed}")
             continue
 
         def x(metric: str, row: dict[str, Any] = row) -> str:
@@ -137,7 +140,8 @@ def format_rows(rows: list[dict[str, Any]]) -> str:
         errors = row["errors"] + row["server_sign_failures"]
         lines.append(
             f"{row['workload']:8s} {row['concurrency']:3d} {row['contender']:18s} {row['rps']:8.0f} {x('rps')} "
-            f"{row['cpu_us']:10.0f} {x('cpu_us')} {row['p50_ms']:7.2f} {x('p50_ms')} {row['p99_ms']:7.2f} {x('p99_ms')} "
+            f"{row['cpu_us']:10.0f} {x('cpu_us')} {row['p50_ms']:7.2f} {x('p50_ms')} "
+            f"{row['p99_ms']:7.2f} {x('p99_ms')} "
             f"{row['rss_mb']:6.1f} {x('rss_mb')} {errors:4d} {row['machine_busy_cores']:5.2f}"
         )
     return "\n".join(lines)
@@ -231,10 +235,11 @@ def main(argv: list[str] | None = None) -> None:
     rows = sorted(aggregate(samples), key=lambda r: (
         WORKLOADS.index(r["workload"]), r["concurrency"], order.get(r["contender"], 99)))
     targets = check_targets(rows, micro)
-    doc = {
-        "settings": {"rounds": args.rounds, "duration_s": args.duration, "warmup_s": args.warmup,
-                     "server_workers": args.server_workers, "python": sys.version.split()[0],
-                     "wechatpayv3": have_peer, "elapsed_s": time.monotonic() - started},
+    settings = {"rounds": args.rounds, "duration_s": args.duration, "warmup_s": args.warmup,
+                "server_workers": args.server_workers, "python": sys.version.split()[0],
+                "wechatpayv3": have_peer, "elapsed_s": time.monotonic() - started}
+    doc: dict[str, Any] = {
+        "settings": settings,
         "rows": rows,
         "raw": {f"{w}/{c}/{n}": runs for (w, c, n), runs in samples.items()},
         "micro": micro,
@@ -244,7 +249,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.json:
         print(orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode())
         return
-    print(f"rounds={args.rounds} duration={args.duration}s warmup={args.warmup}s python={doc['settings']['python']} "
+    print(f"rounds={args.rounds} duration={args.duration}s warmup={args.warmup}s python={settings['python']} "
           f"(medians over rounds; ×floor = median per-round ratio to the floor client)")
     print(format_rows(rows))
     if micro:
@@ -262,7 +267,7 @@ def main(argv: list[str] | None = None) -> None:
     for t in targets:
         value = f"{t['value']:.2f}" if t["value"] is not None else "-"
         print(f"  [{'PASS' if t['ok'] else 'FAIL'}] {t['target']}: {value}")
-    print(f"\nelapsed {doc['settings']['elapsed_s']:.0f}s")
+    print(f"\nelapsed {settings['elapsed_s']:.0f}s")
 
 
 if __name__ == "__main__":

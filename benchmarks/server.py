@@ -37,11 +37,11 @@ from multidict import CIMultiDict
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from workload import ADD_ANSWER, LIST_ANSWER, MCHID, PATH, PUB_KEY_ID, KeyFiles  # noqa: E402
+from workload import ADD_ANSWER, LIST_ANSWER, MCHID, PATH, PUB_KEY_ID, KeyFiles
 
-from wechatpay_chain import crypto  # noqa: E402
-from wechatpay_chain.signing import AUTH_SCHEME  # noqa: E402
-from wechatpay_chain.testing import RequestCheckError, check_request, sign_response_headers  # noqa: E402
+from wechatpay_chain import crypto
+from wechatpay_chain.signing import AUTH_SCHEME
+from wechatpay_chain.testing import RequestCheckError, check_request, sign_response_headers
 
 RESIGN_EVERY = 20.0
 POOL = 16

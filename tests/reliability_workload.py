@@ -60,7 +60,7 @@ class CountingFaults(Faults):
         self._latency_rng = random.Random(self.seed)
         super().__post_init__()
 
-    @property  # type: ignore[override]
+    @property
     def latency(self) -> float:
         top = self.__dict__.get("_max_latency", 0.0)
         return self._latency_rng.uniform(0.0, top) if top else 0.0
@@ -93,6 +93,7 @@ class Tally:
     unknown: list[str] = field(default_factory=list)  # out_request_no of writes that ended OutcomeUnknown
     written: dict[str, str] = field(default_factory=dict)  # out_request_no → stock_id answered
     attempts: int = 0  # attempts the client reported through its hook
+    max_attempt: int = 0  # the most attempts one request needed
     failed_attempts: Counter[str] = field(default_factory=Counter)  # status or error of attempts that failed
     elapsed: float = 0.0
 
@@ -106,6 +107,7 @@ class Tally:
 
     def hook(self, event: RequestEvent) -> None:
         self.attempts += 1
+        self.max_attempt = max(self.max_attempt, event.attempt)
         if event.error is not None:
             self.failed_attempts[event.error] += 1
         elif event.status is not None and not 200 <= event.status < 300:

@@ -82,8 +82,10 @@ def test_verbs_are_segments_and_calls(root: Node) -> None:
     assert result == "sent"
     assert recorder.calls[-1][:2] == ("POST", "v3/profitsharing/receivers/delete")
     sent: object = root.v3.x.delete()
+    assert sent == "sent"
     assert recorder.calls[-1][:2] == ("DELETE", "v3/x")
     sent = root.v3.x.get.get()
+    assert sent == "sent"
     assert recorder.calls[-1][:2] == ("GET", "v3/x/get")
     sent2: object = root.v3.x.patch({"a": 1}, b=2)
     assert sent2 == "sent"

@@ -600,3 +600,20 @@ async def test_config_builds_a_client_and_reset_clears_state(sb: Sandbox, tmp_pa
     sb.reset()
     assert (list(sb.seen), sb.store.coupons, sb.applied_writes("cfg_000001")) == ([], {}, 0)
     assert "PRIVATE" not in repr(sb) and sb.apiv3_key not in repr(sb)
+
+
+async def test_non_ascii_digits_are_rejected_cleanly(sb: Sandbox, wxpay: Client) -> None:
+    """'²'.isdigit() is True but int('²') fails: such input must be a 400/401, never a 500."""
+    from wechatpay_chain.testing import RequestCheckError, check_request
+
+    with pytest.raises(RequestCheckError, match="Unix seconds"):
+        check_request(
+            "GET", "/v3/x", b"",
+            'WECHATPAY2-SHA256-RSA2048 mchid="1",nonce_str="n",timestamp="²",serial_no="S",signature="x"',
+            {},
+        )
+    coupon = sb.seed_product_coupon(samples.CREATE_PRODUCT_COUPON["json"])
+    node = wxpay.v3.marketing.partner.productCoupon.productCoupons._product_coupon_id_.stocks
+    with pytest.raises(APIError) as info:
+        await node.get(product_coupon_id=coupon["product_coupon_id"], query={"brand_id": "120344", "page_size": "²"})
+    assert (info.value.status, info.value.code) == (400, "PARAM_ERROR")

@@ -469,6 +469,11 @@ class Client:
         except VerificationError as exc:
             error = exc.reason
             raise
+        except aiohttp.ConnectionTimeoutError as exc:
+            # Issue 6: no connection, so nothing was sent: as safe to retry and fail over as a refused connect.
+            error = "connect_timeout"
+            not_connected = RequestTimeout(f"cannot connect to {url.host}:{url.port}: timed out")
+            raise _Retryable(not_connected, exc, safe=True, failover=True) from exc
         except (asyncio.TimeoutError, aiohttp.ServerTimeoutError) as exc:
             error = "timeout"
             failure: TransportError = RequestTimeout(f"{req.method} {req.template.source} timed out")

@@ -191,7 +191,7 @@ class WeChatPayMiddleware:
         if ctx is not None:
             if ctx.attempts and not ctx.resend:
                 raise aiohttp.ServerDisconnectedError(
-                    "the connection dropped after the request was sent; not re-sent, it is not idempotent"
+                    "the connection dropped mid-request; it was not re-sent because it is not idempotent"
                 )
             ctx.attempts += 1
         resp = await handler(req)

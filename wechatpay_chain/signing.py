@@ -166,7 +166,7 @@ class Verifier:
                 f"response is not signed: missing {', '.join(missing)}",
                 request_id,
             )
-        if not ts.isdigit() or len(ts) > 12:
+        if not (ts.isascii() and ts.isdigit()) or len(ts) > 12:  # "²".isdigit() is True, int("²") fails
             raise VerificationError(
                 VerificationError.CLOCK_SKEW, f"Wechatpay-Timestamp {ts[:20]!r} is not Unix seconds", request_id
             )

@@ -122,7 +122,7 @@ def check_request(
     for name in ("mchid", "nonce_str", "timestamp", "serial_no", "signature"):
         if not fields.get(name):
             raise RequestCheckError(f"Authorization lacks {name}")
-    if not fields["timestamp"].isdigit():
+    if not (fields["timestamp"].isascii() and fields["timestamp"].isdigit()):
         raise RequestCheckError("timestamp is not Unix seconds")
     clock = time.time() if now is None else now
     if abs(clock - int(fields["timestamp"])) > max_skew:

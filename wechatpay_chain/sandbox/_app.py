@@ -163,7 +163,8 @@ class Engine:
         for name, value in request.query.items():
             sub = spec.get(name)
             if sub is not None and sub.type == "integer":
-                if not value.lstrip("-").isdigit():
+                digits = value.lstrip("-")
+                if not (digits.isascii() and digits.isdigit()):
                     raise param_error(name, "must be integer", "query")
                 query[name] = int(value)
             else:
