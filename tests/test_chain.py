@@ -84,8 +84,8 @@ def test_verbs_are_segments_and_calls(root: Node) -> None:
     sent: object = root.v3.x.delete()
     assert sent == "sent"
     assert recorder.calls[-1][:2] == ("DELETE", "v3/x")
-    sent = root.v3.x.get.get()
-    assert sent == "sent"
+    sent_get: object = root.v3.x.get.get()
+    assert sent_get == "sent"
     assert recorder.calls[-1][:2] == ("GET", "v3/x/get")
     sent2: object = root.v3.x.patch({"a": 1}, b=2)
     assert sent2 == "sent"

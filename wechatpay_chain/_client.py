@@ -16,27 +16,23 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
-import orjson
 import yarl
 from multidict import CIMultiDict
 
 from . import _config, crypto, sensitive
 from ._chain import Node
-from ._options import build_query, check_headers, split_options
-from ._response import Response
+from ._prepare import Prepared, prepare
+from ._response import Response, error_from_answer
 from ._template import Template
 from ._version import __version__
 from .certificates import CertificateManager
 from .errors import (
-    APIError,
     ConfigError,
     OutcomeUnknown,
     RequestTimeout,
-    TemplateError,
     TransportError,
     VerificationError,
 )
-from .media import Media
 from .middleware import (
     MAX_RESPONSE_SIZE,
     WECHATPAY_HOSTS,
@@ -47,7 +43,7 @@ from .middleware import (
 )
 from .notify import Notification, parse_notification
 from .notify import _headers as _headers_of
-from .retry import RetryPolicy, is_idempotent
+from .retry import RetryPolicy
 from .signing import RSASigner, Signer, Verifier
 
 __all__ = ["Client", "RequestEvent"]
@@ -76,29 +72,6 @@ class RequestEvent:
     duration: float
     request_id: str | None
     error: str | None
-
-
-@dataclass(slots=True)
-class Prepared:
-    """A request ready to send: everything validated, the body serialised once."""
-
-    method: str
-    template: Template
-    url: yarl.URL
-    body: bytes
-    headers: dict[str, str]
-    timeout: aiohttp.ClientTimeout | None
-    extra_hosts: frozenset[str]
-    idempotent: bool
-    sign_body: bytes | None = None
-    # Files and APIv2 (issue 5): a fresh streamed body per attempt, one-shot bodies, the XML protocol.
-    payload: Callable[[], Any] | None = None
-    resendable: bool = True
-    v2: bool = False
-    ssl: Any = None
-    finish: Callable[[Response], Response] | None = None
-    # Issue 4: False only for the certificate download, which its manager verifies itself.
-    verify: bool = True
 
 
 class Client:
@@ -322,91 +295,7 @@ class Client:
     def _prepare(self, method: str, template: Template, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Prepared:
         """Validate and build everything that can be built before I/O."""
         self._ensure_open()
-        values, opts = split_options(template, args, kwargs)
-        path = template.expand(values)
-        if path.startswith("v2/"):
-            from .v2._request import prepare_v2
-
-            return prepare_v2(self, method, template, path[3:], opts)
-        base, extra = _config.request_base(opts, self.base_url)
-        if path.startswith(("https://", "http://")):
-            full = path
-        elif path.startswith("/"):
-            origin = yarl.URL(base).origin()
-            full = str(origin) + path
-        else:
-            full = base + path
-        query = opts.get("query")
-        if query:
-            if opts.get("validate", self.validate):
-                from .schema import validate_query
-
-                validate_query(method, template.source, query)
-            qs = build_query(query)
-            if qs:
-                full += ("&" if "?" in full else "?") + qs
-        url = yarl.URL(full, encoded=True)
-        host = url.host or ""
-        if host not in self._hosts and host not in extra:
-            raise TemplateError(
-                f"{full!r} is not on a WeChat Pay API host, the base_url or the base_uri given; "
-                "the merchant Authorization is never sent elsewhere"
-            )
-        headers = check_headers(opts["headers"]) if "headers" in opts else {}
-        body = b""
-        payload = opts.get("json")
-        if payload is not None:
-            if "body" in opts:
-                raise TemplateError("give either json or body, not both")
-            if opts.get("validate", self.validate):
-                from .schema import validate_request
-
-                validate_request(method, template.source, payload)
-            try:
-                body = orjson.dumps(payload)
-            except TypeError as exc:
-                raise TemplateError(f"json: cannot serialise ({exc})") from None
-            headers.setdefault("Content-Type", "application/json")
-            sensitive.apply_serial(payload, headers)  # Wechatpay-Serial of encrypted fields (issue 4)
-        elif "body" in opts:
-            raw = opts["body"]
-            if isinstance(raw, Media):
-                # Multipart upload: the signature covers only the meta JSON; the file is streamed per attempt.
-                # Uploads are content-addressed (same file → same media_id), so retrying one is safe.
-                headers["Content-Type"] = raw.multipart_content_type
-                return Prepared(
-                    method=method,
-                    template=template,
-                    url=url,
-                    body=b"",
-                    headers=headers,
-                    timeout=_config.make_timeout(opts["timeout"], "timeout") if "timeout" in opts else None,
-                    extra_hosts=extra,
-                    idempotent=opts.get("idempotent", True) is not False,
-                    sign_body=raw.meta,
-                    payload=raw.payload,
-                    resendable=raw.resendable,
-                )
-            if isinstance(raw, str):
-                body = raw.encode()
-            elif isinstance(raw, bytes | bytearray):
-                body = bytes(raw)
-            else:
-                raise TemplateError(f"body must be bytes or str, not {type(raw).__name__}")
-            if body and not any(k.lower() == "content-type" for k in headers):
-                headers["Content-Type"] = "application/json"
-        timeout = _config.make_timeout(opts["timeout"], "timeout") if "timeout" in opts else None
-        marked = opts.get("idempotent")
-        return Prepared(
-            method=method,
-            template=template,
-            url=url,
-            body=body,
-            headers=headers,
-            timeout=timeout,
-            extra_hosts=extra,
-            idempotent=is_idempotent(method, template.names, payload, marked),
-        )
+        return prepare(self, method, template, args, kwargs)
 
     async def _send(self, req: Prepared) -> Response:
         if self._middleware is None and not req.v2:
@@ -493,7 +382,7 @@ class Client:
             if self._hooks or logger.isEnabledFor(logging.DEBUG):
                 self._report(req, url, attempt, status or ctx.status, time.monotonic() - t0, request_id, error)
         if status < 200 or status >= 300:
-            api_error = _api_error(status, raw, headers)
+            api_error = error_from_answer(status, raw, headers)
             if status in self.retry.statuses:
                 if req.idempotent or status == 429:
                     raise _Retryable(api_error, None, safe=True, retry_after=headers.get("Retry-After"))
@@ -538,7 +427,7 @@ class Client:
             current_context.reset(token)
         try:
             if not 200 <= resp.status < 300:
-                raise _api_error(resp.status, await resp.content.read(65536), resp.headers)
+                raise error_from_answer(resp.status, await resp.content.read(65536), resp.headers)
             yield resp, ctx
         except BaseException:
             resp.close()
@@ -633,24 +522,3 @@ class _Retryable(Exception):
         self.safe = safe
         self.failover = failover
         self.retry_after = retry_after
-
-
-def _api_error(status: int, raw: bytes, headers: Mapping[str, str]) -> APIError:
-    code = message = None
-    detail: Any = None
-    try:
-        doc = orjson.loads(raw) if raw else None
-    except orjson.JSONDecodeError:
-        doc = None
-    if isinstance(doc, dict):
-        code = doc.get("code") if isinstance(doc.get("code"), str) else None
-        message = doc.get("message") if isinstance(doc.get("message"), str) else None
-        detail = doc.get("detail")
-    elif raw:
-        message = raw[:200].decode("utf-8", "replace")
-    return APIError(status, code, message, detail, headers.get("Request-ID"), raw[:65536], _safe_headers(headers))
-
-
-def _safe_headers(headers: Mapping[str, str]) -> dict[str, str]:
-    return {k: v for k, v in headers.items() if k.lower() not in ("set-cookie", "authorization")}
-

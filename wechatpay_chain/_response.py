@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 from multidict import CIMultiDictProxy
 
-from .errors import DecodeError
+from .errors import APIError, DecodeError
 
-__all__ = ["Response"]
+__all__ = ["Response", "error_from_answer", "safe_headers"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,3 +55,23 @@ class Response:
 
     def __repr__(self) -> str:
         return f"<Response {self.status} {len(self.body)} bytes Request-ID={self.request_id}>"
+
+
+def error_from_answer(status: int, raw: bytes, headers: Mapping[str, str]) -> APIError:
+    code = message = None
+    detail: Any = None
+    try:
+        doc = orjson.loads(raw) if raw else None
+    except orjson.JSONDecodeError:
+        doc = None
+    if isinstance(doc, dict):
+        code = doc.get("code") if isinstance(doc.get("code"), str) else None
+        message = doc.get("message") if isinstance(doc.get("message"), str) else None
+        detail = doc.get("detail")
+    elif raw:
+        message = raw[:200].decode("utf-8", "replace")
+    return APIError(status, code, message, detail, headers.get("Request-ID"), raw[:65536], safe_headers(headers))
+
+
+def safe_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    return {k: v for k, v in headers.items() if k.lower() not in ("set-cookie", "authorization")}

@@ -27,7 +27,8 @@ from ._template import parse
 from .errors import RequestTimeout, TemplateError, TransportError, VerificationError
 
 if TYPE_CHECKING:
-    from ._client import Client, Prepared
+    from ._client import Client
+    from ._prepare import Prepared
 
 __all__ = ["Downloaded", "download", "stream"]
 

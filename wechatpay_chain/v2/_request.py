@@ -21,7 +21,8 @@ from ._sign import sign, verify
 from ._xml import XMLError, parse_xml, to_xml
 
 if TYPE_CHECKING:
-    from .._client import Client, Prepared
+    from .._client import Client
+    from .._prepare import Prepared
 
 __all__ = ["SIGNLESS", "finish_v2", "prepare_v2"]
 
@@ -62,7 +63,7 @@ _V2_HEADERS = {"Content-Type": "text/xml; charset=utf-8", "Accept": "text/xml, t
 
 def prepare_v2(client: Client, method: str, template: Template, path: str, opts: dict[str, Any]) -> Prepared:
     """Validate, sign and serialise an APIv2 call; every problem is raised here, before any I/O."""
-    from .._client import Prepared
+    from .._prepare import Prepared
 
     key = client.apiv2_key
     if key is None:

@@ -1,0 +1,140 @@
+"""Turn one verb call into a :class:`Prepared` request: everything that can fail does so here, before I/O.
+
+Split options → expand the template → resolve the base → encode the query → check the host → serialise the JSON
+once (or take the raw/multipart body) → decide idempotency.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+import orjson
+import yarl
+
+from . import _config, sensitive
+from ._options import build_query, check_headers, split_options
+from ._response import Response
+from ._template import Template
+from .errors import TemplateError
+from .media import Media
+from .retry import is_idempotent
+
+if TYPE_CHECKING:
+    from ._client import Client
+
+__all__ = ["Prepared", "prepare"]
+
+
+@dataclass(slots=True)
+class Prepared:
+    """A request ready to send: everything validated, the body serialised once."""
+
+    method: str
+    template: Template
+    url: yarl.URL
+    body: bytes
+    headers: dict[str, str]
+    timeout: aiohttp.ClientTimeout | None
+    extra_hosts: frozenset[str]
+    idempotent: bool
+    sign_body: bytes | None = None
+    # Files and APIv2 (issue 5): a fresh streamed body per attempt, one-shot bodies, the XML protocol.
+    payload: Callable[[], Any] | None = None
+    resendable: bool = True
+    v2: bool = False
+    ssl: Any = None
+    finish: Callable[[Response], Response] | None = None
+    # Issue 4: False only for the certificate download, which its manager verifies itself.
+    verify: bool = True
+
+
+def prepare(client: Client, method: str, template: Template, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Prepared:
+    """Validate one call and build its request (APIv2 paths are handed to :mod:`.v2`)."""
+    values, opts = split_options(template, args, kwargs)
+    path = template.expand(values)
+    if path.startswith("v2/"):
+        from .v2._request import prepare_v2
+
+        return prepare_v2(client, method, template, path[3:], opts)
+    base, extra = _config.request_base(opts, client.base_url)
+    if path.startswith(("https://", "http://")):
+        full = path
+    elif path.startswith("/"):
+        origin = yarl.URL(base).origin()
+        full = str(origin) + path
+    else:
+        full = base + path
+    query = opts.get("query")
+    if query:
+        if opts.get("validate", client.validate):
+            from .schema import validate_query
+
+            validate_query(method, template.source, query)
+        qs = build_query(query)
+        if qs:
+            full += ("&" if "?" in full else "?") + qs
+    url = yarl.URL(full, encoded=True)
+    host = url.host or ""
+    if host not in client._hosts and host not in extra:
+        raise TemplateError(
+            f"{full!r} is not on a WeChat Pay API host, the base_url or the base_uri given; "
+            "the merchant Authorization is never sent elsewhere"
+        )
+    headers = check_headers(opts["headers"]) if "headers" in opts else {}
+    body = b""
+    payload = opts.get("json")
+    if payload is not None:
+        if "body" in opts:
+            raise TemplateError("give either json or body, not both")
+        if opts.get("validate", client.validate):
+            from .schema import validate_request
+
+            validate_request(method, template.source, payload)
+        try:
+            body = orjson.dumps(payload)
+        except TypeError as exc:
+            raise TemplateError(f"json: cannot serialise ({exc})") from None
+        headers.setdefault("Content-Type", "application/json")
+        sensitive.apply_serial(payload, headers)  # Wechatpay-Serial of encrypted fields (issue 4)
+    elif "body" in opts:
+        raw = opts["body"]
+        if isinstance(raw, Media):
+            # Multipart upload: the signature covers only the meta JSON; the file is streamed per attempt.
+            # Uploads are content-addressed (same file → same media_id), so retrying one is safe.
+            headers["Content-Type"] = raw.multipart_content_type
+            return Prepared(
+                method=method,
+                template=template,
+                url=url,
+                body=b"",
+                headers=headers,
+                timeout=_config.make_timeout(opts["timeout"], "timeout") if "timeout" in opts else None,
+                extra_hosts=extra,
+                idempotent=opts.get("idempotent", True) is not False,
+                sign_body=raw.meta,
+                payload=raw.payload,
+                resendable=raw.resendable,
+            )
+        if isinstance(raw, str):
+            body = raw.encode()
+        elif isinstance(raw, bytes | bytearray):
+            body = bytes(raw)
+        else:
+            raise TemplateError(f"body must be bytes or str, not {type(raw).__name__}")
+        if body and not any(k.lower() == "content-type" for k in headers):
+            headers["Content-Type"] = "application/json"
+    timeout = _config.make_timeout(opts["timeout"], "timeout") if "timeout" in opts else None
+    marked = opts.get("idempotent")
+    return Prepared(
+        method=method,
+        template=template,
+        url=url,
+        body=body,
+        headers=headers,
+        timeout=timeout,
+        extra_hosts=extra,
+        idempotent=is_idempotent(method, template.names, payload, marked),
+    )
