@@ -4,8 +4,8 @@
 
 For each contender, in a fresh process against a fresh ``server.py --hold N`` (which answers nothing until
 all N requests have arrived): build the client, warm it, take the RSS baseline, start N concurrent GETs,
-sample RSS every 20 ms until all are answered, and report ``(peak − baseline) / N`` — the memory one
-in-flight request costs. Contenders:
+sample RSS every 20 ms until all are answered (and once when the server reports all N arrived; it then
+holds them one more second), and report ``(peak − baseline) / N`` — the memory one in-flight request costs. Contenders:
 
 * ``chain`` — ``Client(limit=0)``: every request has its own socket, all N are on the wire at once (the
   worst case; with the default ``limit=100`` the rest would wait, already signed, in aiohttp's connector
@@ -28,6 +28,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -44,18 +45,28 @@ def rss_bytes() -> int:
         return int(f.read().split()[1]) * _PAGE
 
 
-async def _measure(call: Callable[[bool], Awaitable[Any]], n: int) -> dict[str, Any]:
+async def _arrived(port: int) -> int:
+    async with aiohttp.ClientSession() as s, s.get(f"http://127.0.0.1:{port}/__bench/stats") as r:
+        return int((await r.json())["requests"])
+
+
+async def _measure(call: Callable[[bool], Awaitable[Any]], n: int, port: int) -> dict[str, Any]:
     for _ in range(50):
         await call(False)
     gc.collect()
     baseline = rss_bytes()
     peak = baseline
+    at_full: int | None = None
     done = asyncio.Event()
+    start = await _arrived(port)
 
     async def sample() -> None:
-        nonlocal peak
+        # RSS every 20 ms, and once when the server reports all n requests arrived (it then holds them 1 s).
+        nonlocal peak, at_full
         while not done.is_set():
             peak = max(peak, rss_bytes())
+            if at_full is None and await _arrived(port) - start >= n:
+                at_full = rss_bytes()
             await asyncio.sleep(0.02)
 
     sampler = asyncio.create_task(sample())
@@ -73,6 +84,7 @@ async def _measure(call: Callable[[bool], Awaitable[Any]], n: int) -> dict[str, 
         "seconds": elapsed,
         "baseline_mb": baseline / 2**20,
         "peak_mb": peak / 2**20,
+        "all_in_flight_mb": at_full / 2**20 if at_full is not None else None,
         "ru_maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "per_request_kb": (peak - baseline) / n / 1024,
     }
@@ -99,7 +111,7 @@ async def _contender(name: str, port: int, keys: KeyFiles, n: int) -> dict[str, 
                     return await stocks.get(product_coupon_id=COUPON_ID, query=QUERY, headers=HOLD)
                 return await stocks.get(product_coupon_id=COUPON_ID, query=QUERY)
 
-            return await _measure(call, n)
+            return await _measure(call, n, port)
     from floor import FloorClient
 
     async with FloorClient(base, keys, limit=0) as plain, FloorClient(base, keys, limit=0, extra_headers=HOLD) as held:
@@ -107,7 +119,7 @@ async def _contender(name: str, port: int, keys: KeyFiles, n: int) -> dict[str, 
         async def floor_call(hold: bool) -> Any:
             return await (held.get() if hold else plain.get())
 
-        return await _measure(floor_call, n)
+        return await _measure(floor_call, n, port)
 
 
 def run_all(n: int, contenders: tuple[str, ...], keys_dir: Path | None = None) -> dict[str, Any]:

@@ -119,7 +119,8 @@ def aggregate(samples: dict[tuple[str, int, str], list[dict[str, Any]]]) -> list
 def format_rows(rows: list[dict[str, Any]]) -> str:
     head = (
         f"{'workload':8s} {'c':>3s} {'contender':18s} {'req/s':>8s} {'×floor':>6s} {'CPU µs/req':>10s} {'×floor':>6s} "
-        f"{'p50 ms':>7s} {'×floor':>6s} {'p99 ms':>7s} {'×floor':>6s} {'RSS MB':>6s} {'×floor':>6s} {'err':>4s} {'busy':>5s}"
+        f"{'p50 ms':>7s} {'×floor':>6s} {'p99 ms':>7s} {'×floor':>6s} {'RSS MB':>6s} {'×floor':>6s} {'err':>4s} "
+        f"{'busy':>5s}"
     )
     lines = [head, "-" * len(head)]
     last = None

@@ -61,6 +61,7 @@ class Worker:
         self.check_every = max(1, args.check_every)
         self.hold = args.hold
         self.hold_timeout = args.hold_timeout
+        self.hold_linger = args.hold_linger
         self.held = 0
         self.release = asyncio.Event()
         self.pools: dict[str, list[CIMultiDict[str]]] = {}
@@ -118,8 +119,9 @@ class Worker:
                 return web.Response(status=401, body=answer, content_type="application/json")
         if self.hold and "X-Bench-Hold" in request.headers:
             self.held += 1
-            if self.held >= self.hold:
-                self.release.set()
+            if self.held == self.hold:
+                # Keep all N open a little longer so the client can measure itself at the peak.
+                asyncio.get_running_loop().call_later(self.hold_linger, self.release.set)
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self.release.wait(), self.hold_timeout)
         if request.path != PATH or request.method not in self.pools:
@@ -188,6 +190,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--check-every", type=int, default=16, help="fully re-verify every N-th signed request")
     parser.add_argument("--hold", type=int, default=0, help="hold X-Bench-Hold requests until N are in flight")
     parser.add_argument("--hold-timeout", type=float, default=120.0)
+    parser.add_argument("--hold-linger", type=float, default=1.0, help="seconds to keep all N open once they are in")
     args = parser.parse_args(argv)
     keys = KeyFiles(args.keys)
 
