@@ -58,6 +58,7 @@ _ACCEPT = "application/json"
 _DEFAULT_TIMEOUT = aiohttp.ClientTimeout(total=15.0, sock_connect=5.0)
 _BACKUPS = {"api.mch.weixin.qq.com": "api2.mch.weixin.qq.com", "api.wechatpay.cn": "api2.wechatpay.cn"}
 _DEFAULT_RETRY = RetryPolicy()
+_NO_OPTIONS: dict[str, Any] = {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +161,7 @@ class Client:
         if self.backup_base_url:
             base_hosts.add(yarl.URL(self.backup_base_url).host or "")
         self._hosts = WECHATPAY_HOSTS | base_hosts
+        self._backup_url = yarl.URL(self.backup_base_url) if self.backup_base_url else None
         if not isinstance(max_response_size, int) or max_response_size < 1024:
             raise ConfigError("max_response_size", "must be an integer of at least 1024 bytes")
         self._max_size = max_response_size
@@ -306,7 +308,7 @@ class Client:
             await self._certificates.ensure_loaded()
         started = time.monotonic()
         url = req.url
-        backup = yarl.URL(self.backup_base_url) if self.backup_base_url else None
+        backup = self._backup_url
         attempt = 0
         self._inflight += 1
         try:
@@ -332,24 +334,41 @@ class Client:
             self._inflight -= 1
 
     async def _attempt(self, req: Prepared, url: yarl.URL, attempt: int) -> Response:
-        ctx = RequestContext(extra_hosts=req.extra_hosts | {url.host or ""}, sign_body=req.sign_body, verify=req.verify)
-        ctx.resend = req.idempotent  # issue 6: no silent aiohttp re-send of a write that is not idempotent
+        # The host was checked when the request was prepared (a failover host is one of the client's own), and
+        # the exact body bytes are known, so the middleware need not work either out again.
+        ctx = RequestContext(
+            req.extra_hosts,
+            req.body if req.sign_body is None else req.sign_body,
+            req.verify,
+            host_checked=True,
+            rule=req.rule,
+            resend=req.idempotent,  # issue 6: no silent aiohttp re-send of a write that is not idempotent
+        )
         token = current_context.set(ctx)
         session = self._get_session()
         t0 = time.monotonic()
         status: int | None = None
         request_id: str | None = None
         error: str | None = None
+        options = _NO_OPTIONS  # pass only what differs from the session's defaults
+        if req.timeout is not None or req.v2 or req.ssl is not None or not self._owns_session:
+            options = {}
+            if req.timeout is not None or not self._owns_session:
+                options["timeout"] = req.timeout or self.timeout
+            if req.v2:
+                options["middlewares"] = ()
+            elif not self._owns_session:
+                options["middlewares"] = (self._middleware,)
+            if req.ssl is not None:
+                options["ssl"] = req.ssl
         try:
             async with session.request(
                 req.method,
                 url,
                 data=req.payload() if req.payload is not None else (req.body or None),
-                headers=self._request_headers(req),
-                timeout=req.timeout or self.timeout,
+                headers=req.headers if self._owns_session else self._request_headers(req),
                 allow_redirects=False,
-                middlewares=() if req.v2 else None if self._owns_session else (self._middleware,),  # type: ignore[arg-type]
-                ssl=req.ssl if req.ssl is not None else True,
+                **options,
             ) as resp:
                 status = resp.status
                 request_id = resp.headers.get("Request-ID")
@@ -394,7 +413,7 @@ class Client:
                     unknown.__cause__ = api_error
                     raise unknown
             raise api_error
-        response = Response(status, headers, raw, str(url), ctx.verified_serial)
+        response = Response(status, headers, raw, url, ctx.verified_serial)
         return req.finish(response) if req.finish is not None else response
 
     # -- files (issue 5): streamed downloads -------------------------------------------------------------

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from typing import Any
-from urllib.parse import quote
 
-from ._template import Template, format_value
+from ._template import Template, encode, format_value
 from .errors import TemplateError
 
 __all__ = ["OPTION_KEYS", "build_query", "check_headers", "split_options"]
@@ -84,11 +83,13 @@ def build_query(query: Any) -> str:
     for key, value in _pairs(query):
         if value is None:
             continue
-        name = quote(str(key), safe="")
+        name = encode(key) if isinstance(key, str) else encode(str(key))
         if isinstance(value, list | tuple):
-            parts.extend(f"{name}={quote(format_value(str(key), item), safe='')}" for item in value if item is not None)
+            parts.extend(f"{name}={encode(format_value(name, item))}" for item in value if item is not None)
+        elif isinstance(value, str):
+            parts.append(f"{name}={encode(value)}")
         else:
-            parts.append(f"{name}={quote(format_value(str(key), value), safe='')}")
+            parts.append(f"{name}={encode(format_value(name, value))}")
     return "&".join(parts)
 
 

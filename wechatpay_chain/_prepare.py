@@ -20,6 +20,7 @@ from ._response import Response
 from ._template import Template
 from .errors import TemplateError
 from .media import Media
+from .middleware import response_rule
 from .retry import is_idempotent
 
 if TYPE_CHECKING:
@@ -49,6 +50,8 @@ class Prepared:
     finish: Callable[[Response], Response] | None = None
     # Issue 4: False only for the certificate download, which its manager verifies itself.
     verify: bool = True
+    # How a 2xx answer is checked ("verify", "unsigned" file, "statement"), worked out once per request.
+    rule: str | None = None
 
 
 def prepare(client: Client, method: str, template: Template, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Prepared:
@@ -117,6 +120,7 @@ def prepare(client: Client, method: str, template: Template, args: tuple[Any, ..
                 sign_body=raw.meta,
                 payload=raw.payload,
                 resendable=raw.resendable,
+                rule=response_rule(url.raw_path),
             )
         if isinstance(raw, str):
             body = raw.encode()
@@ -137,4 +141,5 @@ def prepare(client: Client, method: str, template: Template, args: tuple[Any, ..
         timeout=timeout,
         extra_hosts=extra,
         idempotent=is_idempotent(method, template.names, payload, marked),
+        rule=response_rule(url.raw_path),
     )

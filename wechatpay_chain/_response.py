@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
+import yarl
 from multidict import CIMultiDictProxy
 
 from .errors import APIError, DecodeError
@@ -25,8 +26,13 @@ class Response:
     status: int
     headers: CIMultiDictProxy[str]
     body: bytes = field(repr=False)
-    url: str = ""
+    raw_url: yarl.URL | str = ""
     verified_serial: str | None = None
+
+    @property
+    def url(self) -> str:
+        """The URL the answer came from (after any failover); built on demand, off the hot path."""
+        return str(self.raw_url)
 
     @property
     def text(self) -> str:

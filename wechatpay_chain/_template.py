@@ -21,6 +21,12 @@ _VARNAME = re.compile(r"^[A-Za-z0-9_.%-]+$")
 _PCT = re.compile(r"(%[0-9A-Fa-f]{2})")
 _RESERVED = ":/?#[]@!$&'()*+,;="
 _UNSUPPORTED_OPS = "/?#.;&=,!@|"
+_UNRESERVED = re.compile(r"[A-Za-z0-9._~-]*")
+
+
+def encode(text: str) -> str:
+    """Percent-encode everything outside the RFC 3986 unreserved set (a fast path for plain IDs)."""
+    return text if _UNRESERVED.fullmatch(text) else quote(text, safe="")
 
 
 def _literal(text: str) -> str:
@@ -109,7 +115,7 @@ class Template:
                     raise TemplateError(f"placeholder {{{name}}} of {self.source!r} is an empty string")
                 out.append(text.replace(".", "%2E"))
             else:
-                out.append(quote(text, safe=""))
+                out.append(encode(text))
         return "".join(out)
 
     def __repr__(self) -> str:

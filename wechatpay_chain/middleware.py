@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextvars
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
@@ -75,20 +74,46 @@ def response_rule(path: str) -> str:
     return "verify"
 
 
-@dataclass(slots=True)
 class RequestContext:
-    """Per-request settings and results shared between :class:`~wechatpay_chain.Client` and the middleware."""
+    """Per-attempt settings and results shared between :class:`~wechatpay_chain.Client` and the middleware.
 
-    extra_hosts: frozenset[str] = frozenset()
-    sign_body: bytes | None = None
-    verify: bool = True
-    verified_serial: str | None = None
-    attempts: int = 0
-    status: int | None = None
-    extras: dict[str, Any] = field(default_factory=dict)
-    #: False for a write that must not be repeated: aiohttp silently re-sends PUT/DELETE (and GET) once when a
-    #: kept-alive connection drops, so the middleware refuses that second send (issue 6).
-    resend: bool = True
+    The client fills in what it already knows (host checked, exact body bytes, response rule), so the middleware
+    does no work twice on the hot path; without a context the middleware works everything out itself.
+    """
+
+    __slots__ = (
+        "attempts",
+        "extra_hosts",
+        "host_checked",
+        "resend",
+        "rule",
+        "sign_body",
+        "status",
+        "verified_serial",
+        "verify",
+    )
+
+    def __init__(
+        self,
+        extra_hosts: frozenset[str] = frozenset(),
+        sign_body: bytes | None = None,
+        verify: bool = True,
+        *,
+        host_checked: bool = False,
+        rule: str | None = None,
+        resend: bool = True,
+    ) -> None:
+        self.extra_hosts = extra_hosts
+        self.sign_body = sign_body
+        self.verify = verify
+        self.host_checked = host_checked
+        self.rule = rule
+        #: False for a write that must not be repeated: aiohttp silently re-sends PUT/DELETE (and GET) once when a
+        #: kept-alive connection drops, so the middleware refuses that second send (issue 6).
+        self.resend = resend
+        self.verified_serial: str | None = None
+        self.attempts = 0
+        self.status: int | None = None
 
 
 current_context: contextvars.ContextVar[RequestContext | None] = contextvars.ContextVar(
@@ -101,14 +126,16 @@ async def read_capped(resp: ClientResponse, limit: int) -> bytes:
 
     The bytes are cached on the response, so a later ``await resp.read()`` returns them.
     """
+    if resp._body is not None:  # already read (and cached) by the middleware
+        return resp._body
     declared = resp.content_length
-    if declared is not None and declared > limit:
-        resp.release()
-        raise VerificationError(
-            VerificationError.BAD_BODY, f"answer declares {declared} bytes, over the {limit}-byte limit"
-        )
-    if resp._body is not None:  # already read (and cached) by someone else
-        return bytes(resp._body)
+    if declared is not None:
+        if declared > limit:
+            resp.release()
+            raise VerificationError(
+                VerificationError.BAD_BODY, f"answer declares {declared} bytes, over the {limit}-byte limit"
+            )
+        return await resp.read()  # the parser never delivers more than Content-Length
     chunks: list[bytes] = []
     size = 0
     try:
@@ -177,12 +204,13 @@ class WeChatPayMiddleware:
 
     async def __call__(self, req: ClientRequest, handler: Handler) -> ClientResponse:
         ctx = current_context.get()
-        host = req.url.host or ""
-        if host not in self.hosts and (ctx is None or host not in ctx.extra_hosts):
-            raise TemplateError(
-                f"refusing to send the merchant Authorization to {host!r}: not a WeChat Pay API host, "
-                "the client's base_url, or a per-request base_uri"
-            )
+        if ctx is None or not ctx.host_checked:
+            host = req.url.host or ""
+            if host not in self.hosts and (ctx is None or host not in ctx.extra_hosts):
+                raise TemplateError(
+                    f"refusing to send the merchant Authorization to {host!r}: not a WeChat Pay API host, "
+                    "the client's base_url, or a per-request base_uri"
+                )
         if ctx is not None and ctx.sign_body is not None:
             body = ctx.sign_body
         else:
@@ -198,14 +226,14 @@ class WeChatPayMiddleware:
         if ctx is not None:
             ctx.status = resp.status
         if 200 <= resp.status < 300 and self.verifier is not None and (ctx is None or ctx.verify):
-            serial = await self._verify(req, resp)
+            rule = ctx.rule if ctx is not None and ctx.rule is not None else response_rule(req.url.path)
+            serial = await self._verify(rule, resp)
             if ctx is not None:
                 ctx.verified_serial = serial
         return resp
 
-    async def _verify(self, req: ClientRequest, resp: ClientResponse) -> str | None:
+    async def _verify(self, rule: str, resp: ClientResponse) -> str | None:
         assert self.verifier is not None  # noqa: S101 - checked by the caller
-        rule = response_rule(req.url.path)
         if rule == "unsigned":
             return None
         try:

@@ -148,49 +148,53 @@ class Verifier:
         nonce = headers.get("Wechatpay-Nonce", "").strip()
         signature = headers.get("Wechatpay-Signature", "").strip()
         serial = headers.get("Wechatpay-Serial", "").strip()
-        if request_id is None:
-            request_id = headers.get("Request-ID")
-        missing = [
-            name
-            for name, value in (
-                ("Wechatpay-Timestamp", ts),
-                ("Wechatpay-Nonce", nonce),
-                ("Wechatpay-Signature", signature),
-                ("Wechatpay-Serial", serial),
-            )
-            if not value
-        ]
-        if missing:
+        if not (ts and nonce and signature and serial):
+            missing = [
+                name
+                for name, value in (
+                    ("Wechatpay-Timestamp", ts),
+                    ("Wechatpay-Nonce", nonce),
+                    ("Wechatpay-Signature", signature),
+                    ("Wechatpay-Serial", serial),
+                )
+                if not value
+            ]
             raise VerificationError(
                 VerificationError.MISSING_HEADERS,
                 f"response is not signed: missing {', '.join(missing)}",
-                request_id,
+                request_id or headers.get("Request-ID"),
             )
         if not (ts.isascii() and ts.isdigit()) or len(ts) > 12:  # "²".isdigit() is True, int("²") fails
             raise VerificationError(
-                VerificationError.CLOCK_SKEW, f"Wechatpay-Timestamp {ts[:20]!r} is not Unix seconds", request_id
+                VerificationError.CLOCK_SKEW,
+                f"Wechatpay-Timestamp {ts[:20]!r} is not Unix seconds",
+                request_id or headers.get("Request-ID"),
             )
         skew = abs(self.clock() - int(ts))
         if skew >= self.max_skew:
             raise VerificationError(
                 VerificationError.CLOCK_SKEW,
                 f"signature timestamp is {int(skew)} s away from local time (limit {self.max_skew} s); check NTP",
-                request_id,
+                request_id or headers.get("Request-ID"),
             )
         key = self._keys.get(serial)
         if key is None:
             raise VerificationError(
                 VerificationError.UNKNOWN_SERIAL,
                 f"signed by serial {serial[:64]!r}, which is not among the trusted keys {sorted(self._keys)}",
-                request_id,
+                request_id or headers.get("Request-ID"),
             )
         if signature.startswith(PROBE_PREFIX):
             raise VerificationError(
-                VerificationError.BAD_SIGNATURE, "signature probe (WECHATPAY/SIGNTEST/) rejected", request_id
+                VerificationError.BAD_SIGNATURE,
+                "signature probe (WECHATPAY/SIGNTEST/) rejected",
+                request_id or headers.get("Request-ID"),
             )
         if not crypto.rsa_verify(response_message(ts, nonce, body), signature, key):
             raise VerificationError(
-                VerificationError.BAD_SIGNATURE, f"signature does not match the body (serial {serial})", request_id
+                VerificationError.BAD_SIGNATURE,
+                f"signature does not match the body (serial {serial})",
+                request_id or headers.get("Request-ID"),
             )
         return serial
 
