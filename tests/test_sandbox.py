@@ -617,3 +617,37 @@ async def test_non_ascii_digits_are_rejected_cleanly(sb: Sandbox, wxpay: Client)
     with pytest.raises(APIError) as info:
         await node.get(product_coupon_id=coupon["product_coupon_id"], query={"brand_id": "120344", "page_size": "²"})
     assert (info.value.status, info.value.code) == (400, "PARAM_ERROR")
+
+
+async def test_apiv2_surface_end_to_end(sb: Sandbox, wxpay: Client) -> None:
+    """The sandbox verifies the APIv2 sign and answers signed XML; refunds notify with an encrypted req_info."""
+    from wechatpay_chain.v2 import decrypt_refund_notification, reply
+
+    r = await wxpay.v2.pay.micropay.post(
+        {"xml": {"appid": "wxd678efh567hg6787", "mch_id": sb.mchid, "auth_code": "134567890123456789",
+                 "out_trade_no": "T1", "total_fee": 1, "body": "咖啡", "spbill_create_ip": "127.0.0.1"}}
+    )
+    doc = r.xml()
+    assert doc["result_code"] == "SUCCESS"
+    assert doc["out_trade_no"] == "T1"
+    assert sb.v2.seen[-1]["sign"]  # the sandbox checked a real sign
+    received: list[bytes] = []
+
+    async def notify_url(request: web.Request) -> web.Response:
+        received.append(await request.read())
+        return web.Response(body=reply(True), content_type="text/xml")
+
+    app = web.Application()
+    app.router.add_post("/notify", notify_url)
+    server = TestServer(app)
+    await server.start_server()
+    try:
+        async with aiohttp.ClientSession() as session:
+            status, _ = await sb.v2.send_refund_notification(
+                session, str(server.make_url("/notify")), out_refund_no="R1", out_trade_no="T1"
+            )
+    finally:
+        await server.close()
+    assert status == 200
+    refund = decrypt_refund_notification(received[0], sb.apiv2_key, mchid=sb.mchid)
+    assert refund["req_info"]["out_refund_no"] == "R1"

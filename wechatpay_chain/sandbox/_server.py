@@ -26,6 +26,7 @@ from .. import crypto
 from .._client import Client
 from .._sync import SyncClient
 from ..testing import KeyPair, generate_key_pair
+from ..v2.fake import V2Fake
 from ._app import DEFAULT_RATE_LIMITS, Engine, Seen
 from ._faults import Faults
 from ._store import Store, rfc3339
@@ -68,6 +69,7 @@ class Sandbox:
         public_key: KeyPair | None = None,
         pub_key_id: str = DEFAULT_PUB_KEY_ID,
         apiv3_key: str | None = None,
+        apiv2_key: str | None = None,
         faults: Faults | Mapping[str, Any] | None = None,
         rate_limits: Mapping[str, tuple[int, float]] | None = None,
         brands: frozenset[str] | None = None,
@@ -97,6 +99,8 @@ class Sandbox:
             clock=clock,
         )
         self.notify_url = notify_url
+        #: The APIv2 (XML) surface: /pay/micropay, /pay/orderquery, /secapi/pay/refund, refund notifications.
+        self.v2 = V2Fake(apiv2_key or crypto.nonce(32), mchid)
         self._runner: web.AppRunner | None = None
         self._site: web.TCPSite | None = None
 
@@ -108,6 +112,7 @@ class Sandbox:
         app.router.add_route("POST", "/_sandbox/faults", self._admin_faults)
         app.router.add_route("POST", "/_sandbox/reset", self._admin_reset)
         app.router.add_route("GET", "/_sandbox/applied", self._admin_applied)
+        self.v2.add_routes(app.router)
         app.router.add_route("*", "/{tail:.*}", self.engine.handle)
         return app
 
@@ -160,6 +165,10 @@ class Sandbox:
         return self.engine.apiv3_key
 
     @property
+    def apiv2_key(self) -> str:
+        return self.v2.apiv2_key
+
+    @property
     def pub_key_id(self) -> str:
         return self.engine.pub_key_id
 
@@ -200,7 +209,7 @@ class Sandbox:
 
     def client(self, **overrides: Any) -> Client:
         """A :class:`~wechatpay_chain.Client` for this sandbox (keyword arguments override the defaults)."""
-        options: dict[str, Any] = {"base_url": self.url, "certs": self.certs()}
+        options: dict[str, Any] = {"base_url": self.url, "certs": self.certs(), "apiv2_key": self.apiv2_key}
         options.update(overrides)
         return Client(self.mchid, self.merchant.serial, self.merchant.private_key, **options)
 
@@ -433,7 +442,11 @@ class SyncSandbox:
         self.close()
 
     def client(self, **overrides: Any) -> SyncClient:
-        options: dict[str, Any] = {"base_url": self.sandbox.url, "certs": self.sandbox.certs()}
+        options: dict[str, Any] = {
+            "base_url": self.sandbox.url,
+            "certs": self.sandbox.certs(),
+            "apiv2_key": self.sandbox.apiv2_key,
+        }
         options.update(overrides)
         sb = self.sandbox
         return SyncClient(sb.mchid, sb.merchant.serial, sb.merchant.private_key, **options)
