@@ -185,3 +185,36 @@ async def test_against_the_sandbox(tmp_path: Path) -> None:
         assert code == 0, err
         for serial in doc["certs"]:
             assert (tmp_path / "out" / f"wechatpay_{serial}.pem").is_file()
+
+
+async def test_bill_download_with_progress_bar(fake: Any, tmp_path: Path) -> None:
+    import gzip
+    import hashlib
+
+    from conftest import MCHID
+    from test_download import make_bill, serve_bill
+
+    plain = make_bill(20_000)
+    serve_bill(fake, gzip.compress(plain, compresslevel=1), plain)
+    (tmp_path / "key.pem").write_bytes(fake.keys.merchant.private_pem())
+    (tmp_path / "platform.pem").write_bytes(fake.keys.platform.certificate_pem())
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({
+        "mchid": MCHID, "serial": fake.keys.merchant.serial, "private_key": str(tmp_path / "key.pem"),
+        "certs": {fake.keys.platform.serial: str(tmp_path / "platform.pem")}, "base_url": fake.base_url,
+    }))
+    url = f"{fake.base_url}v3/billdownload/file?token=6XIv%2B5k~x&tartype=gzip"
+    digest = hashlib.sha1(plain).hexdigest()  # noqa: S324
+    out = tmp_path / "bill.csv"
+    code, stdout, err = await run("download", url, "--hash-value", digest, "-o", str(out), "--config", str(config))
+    assert code == 0, err
+    assert out.read_bytes() == plain
+    assert "100%" in err and "verified" in stdout
+    code, _, err = await run("download", url, "--hash-value", "0" * 40, "-o", str(tmp_path / "bad.csv"),
+                             "--config", str(config))
+    assert code == 1
+    assert "bad_body" in one_line_error(err.split("\n", 1)[-1] if "\r" in err else err)
+    assert not (tmp_path / "bad.csv").exists()
+    code, _, err = await run("download", url, "-o", str(tmp_path / "x.csv"), "--config", str(config))
+    assert code == 1
+    assert "--hash-value" in one_line_error(err)

@@ -37,7 +37,7 @@ class UsageError(Exception):
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=PROG, description="WeChat Pay APIv3 from the command line.")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{certs,request,sandbox}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{certs,request,download,sandbox}")
 
     certs = sub.add_parser("certs", help="platform certificates")
     certs_sub = certs.add_subparsers(dest="action", required=True, metavar="{download}")
@@ -59,6 +59,16 @@ def _parser() -> argparse.ArgumentParser:
     req.add_argument("-c", "--config", help="config.json with mchid, serial, private_key, certs, apiv3_key, base_url")
     _merchant_options(req, required=False)
     req.add_argument("-k", "--apiv3-key", help="APIv3 key (downloads platform certificates when certs are absent)")
+
+    down = sub.add_parser("download", help="download a bill file (download_url) with hash check and progress bar")
+    down.add_argument("url", help="the download_url from the bill application answer")
+    down.add_argument("--hash-value", help="hash_value from the same answer (required unless --unchecked)")
+    down.add_argument("--hash-type", default="SHA1", help="hash_type from the same answer (SHA1 or SM3)")
+    down.add_argument("-o", "--output", required=True, help="file to write (written as .part, renamed when verified)")
+    down.add_argument("--unchecked", action="store_true", help="the file has no digest: skip the hash check")
+    down.add_argument("-c", "--config", help="config.json with mchid, serial, private_key, certs, apiv3_key, base_url")
+    _merchant_options(down, required=False)
+    down.add_argument("-k", "--apiv3-key", help="APIv3 key (downloads platform certificates when certs are absent)")
 
     sub.add_parser("sandbox", help="run the local WeChat Pay simulator (options: sandbox --help)")
     return parser
@@ -107,7 +117,8 @@ def _certs_download(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _request(args: argparse.Namespace) -> int:
+def _client(args: argparse.Namespace) -> Client:
+    """A client from --config and the merchant options (options win)."""
     config = _load_config(args.config) if args.config else {}
     for name in ("mchid", "serial", "private_key", "apiv3_key", "base_url", "passphrase"):
         value = getattr(args, name)
@@ -116,6 +127,59 @@ async def _request(args: argparse.Namespace) -> int:
     for name in ("mchid", "serial", "private_key"):
         if not config.get(name):
             raise UsageError(f"{name} is required: give --{name.replace('_', '-')} or --config")
+    extra = {k: config[k] for k in ("apiv3_key", "base_url", "passphrase") if config.get(k)}
+    certs = config.get("certs") or None
+    return Client(config["mchid"], config["serial"], _key_source(config["private_key"]), certs, **extra)
+
+
+class _ProgressBar:
+    """A one-line progress bar on stderr (only when stderr is a terminal, or when forced for tests)."""
+
+    def __init__(self, stream: Any = None, width: int = 30) -> None:
+        self.stream = stream or sys.stderr
+        self.width = width
+        self.last = -1
+
+    def __call__(self, done: int, total: int | None) -> None:
+        if total:
+            filled = min(self.width, done * self.width // total)
+            percent = min(100, done * 100 // total)
+            if percent == self.last:
+                return
+            self.last = percent
+            bar = "#" * filled + "." * (self.width - filled)
+            line = f"\r[{bar}] {percent:3d}% {done / 1e6:.1f}/{total / 1e6:.1f} MB"
+        else:
+            line = f"\r{done / 1e6:.1f} MB"
+        self.stream.write(line)
+        self.stream.flush()
+
+    def close(self) -> None:
+        self.stream.write("\n")
+        self.stream.flush()
+
+
+async def _bill_download(args: argparse.Namespace) -> int:
+    if not args.unchecked and not args.hash_value:
+        raise UsageError("--hash-value is required (from the bill application answer), or --unchecked")
+    bar = _ProgressBar()
+    async with _client(args) as client:
+        try:
+            result = await client.download(
+                args.url,
+                hash_value=args.hash_value,
+                hash_type=args.hash_type,
+                dest=args.output,
+                progress=bar,
+                unchecked=args.unchecked,
+            )
+        finally:
+            bar.close()
+    print(f"{result.path}: {result.size} bytes, {args.hash_type} {'unchecked' if args.unchecked else 'verified'}")
+    return 0
+
+
+async def _request(args: argparse.Namespace) -> int:
     body = _data(args.data)
     method = (args.method or ("POST" if body is not None else "GET")).upper()
     if method not in ("GET", "POST", "PUT", "PATCH", "DELETE"):
@@ -128,9 +192,7 @@ async def _request(args: argparse.Namespace) -> int:
         options["headers"] = dict(_pairs(args.header, "--header", ":"))
     if body is not None:
         options["json"] = body
-    extra = {k: config[k] for k in ("apiv3_key", "base_url", "passphrase") if config.get(k)}
-    certs = config.get("certs") or None
-    async with Client(config["mchid"], config["serial"], _key_source(config["private_key"]), certs, **extra) as client:
+    async with _client(args) as client:
         node = _node(client, args.uri)
         response: Response = await getattr(node, method.lower())(**options)
     _print_response(response)
@@ -263,6 +325,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = _parser().parse_args(argv)
         if args.command == "certs":
             return _certs_download(args)
+        if args.command == "download":
+            return asyncio.run(_bill_download(args))
         return asyncio.run(_request(args))
     except (UsageError, WeChatPayError, ValueError, OSError) as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
