@@ -480,12 +480,10 @@ async def test_admin_routes_change_faults_at_runtime(sb: Sandbox, wxpay: Client)
 
 
 # -- exact wire format of the seed examples -----------------------------------------------------------------------
-@pytest.mark.parametrize("name", list(samples.SEED_CALLS))
-@pytest.mark.parametrize("style", ["attribute", "chain", "item"])
-async def test_seed_calls_on_the_wire(sb: Sandbox, wxpay: Client, name: str, style: str) -> None:
-    method, template, options = samples.SEED_CALLS[name]
+def seed_node(root: Any, template: str, style: str) -> Any:
+    """The node of ``template`` reached the way a PHP example is ported: attributes, chain() or [...]."""
     if style == "attribute":
-        node: Any = wxpay
+        node: Any = root
         for segment in template.split("/"):
             attr = segment
             if segment.startswith("{"):
@@ -494,15 +492,12 @@ async def test_seed_calls_on_the_wire(sb: Sandbox, wxpay: Client, name: str, sty
                 head, *rest = segment.split("-")
                 attr = head + "".join(part.capitalize() for part in rest)
             node = getattr(node, attr)
-    else:
-        node = wxpay.chain(template) if style == "chain" else wxpay[template]
-    verb = getattr(node, method.lower())
-    try:
-        status = (await verb(copy.deepcopy(options))).status
-    except APIError as exc:
-        status = exc.status
-    assert status == (200 if name == "create_product_coupon" else 404)  # the documented ids do not exist here
-    seen = sb.seen[-1]
+        return node
+    return root.chain(template) if style == "chain" else root[template]
+
+
+def check_seed_wire(seen: Any, method: str, template: str, options: dict[str, Any]) -> None:
+    """The request the sandbox received is exactly the seed document's method, path, query and JSON body."""
     url = urlsplit(seen.target)
     path = template
     for key in ("product_coupon_id", "stock_id"):
@@ -515,6 +510,19 @@ async def test_seed_calls_on_the_wire(sb: Sandbox, wxpay: Client, name: str, sty
         assert seen.headers["Content-Type"] == "application/json"
     else:
         assert seen.body == b""
+
+
+@pytest.mark.parametrize("name", list(samples.SEED_CALLS))
+@pytest.mark.parametrize("style", ["attribute", "chain", "item"])
+async def test_seed_calls_on_the_wire(sb: Sandbox, wxpay: Client, name: str, style: str) -> None:
+    method, template, options = samples.SEED_CALLS[name]
+    verb = getattr(seed_node(wxpay, template, style), method.lower())
+    try:
+        status = (await verb(copy.deepcopy(options))).status
+    except APIError as exc:
+        status = exc.status
+    assert status == (200 if name == "create_product_coupon" else 404)  # the documented ids do not exist here
+    check_seed_wire(sb.seen[-1], method, template, options)
 
 
 # -- notifications, sync form, state ------------------------------------------------------------------------------
