@@ -295,6 +295,10 @@ def test_config_errors_name_the_field(keys: Keys, tmp_path: Any) -> None:
         ({"base_url": "ftp://x"}, "base_url"),
         ({"timeout": -1}, "timeout"),
         ({"apiv3_key": "short"}, "apiv3_key"),
+        ({"hooks": ["not callable"]}, "hooks"),
+        ({"retry": 3}, "retry"),
+        ({"limit": -1}, "limit"),
+        ({"max_response_size": 10}, "max_response_size"),
     ]
     for change, needle in cases:
         with pytest.raises(ConfigError, match=needle.replace("[", r"\[").replace("]", r"\]")) as info:

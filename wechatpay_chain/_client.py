@@ -148,6 +148,8 @@ class Client:
             raise ConfigError("limit", "connection limits must be non-negative integers (0 = unlimited)")
         self._limits = (limit, limit_per_host)
         self._hooks = tuple(hooks)
+        if not all(callable(hook) for hook in self._hooks):
+            raise ConfigError("hooks", "must be a sequence of callables taking a RequestEvent")
         self.validate = bool(validate)
         self._user_agent = user_agent or USER_AGENT
         self._base_headers = {"Accept": _ACCEPT, "User-Agent": self._user_agent}
