@@ -188,7 +188,7 @@ async def run_faults(total: int, concurrency: int) -> list[str]:
                 await drive(wxpay, coupon_id, first_stock, total, concurrency, tally, tag=phase, unmarked_every=4)
                 await asyncio.sleep(0)
                 leaks = pool_in_use(wxpay) + wxpay._inflight + len(leftover_tasks(before))
-            received = sum(faults.injected.values())
+            received = sum(faults.drawn.values())
             duplicates = sum(count > 1 for count in sb.store.applied.values())
             expected = 0 if phase == "before" else 1
             unknown_ok = all(sb.applied_writes(n) == expected for n in tally.unknown)
@@ -197,7 +197,7 @@ async def run_faults(total: int, concurrency: int) -> list[str]:
         idempotent = {k: tally.calls[k] for k in ("add", "list", "get")}
         idem_ok = all(tally.ok[k] == v for k, v in idempotent.items())
         other_errors = {k: v for k, v in tally.errors.items() if k != "add_unmarked: OutcomeUnknown"}
-        injected = Counter({k: v for k, v in faults.injected.items() if k != "none"})
+        injected = Counter({k: v for k, v in faults.drawn.items() if k != "none"})
         values = {
             "requests (idempotent / marked `idempotent=False`)": f"{tally.requests:,} ({sum(idempotent.values()):,} / "
             f"{tally.calls['add_unmarked']:,})",

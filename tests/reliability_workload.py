@@ -56,7 +56,7 @@ class CountingFaults(Faults):
     """
 
     def __post_init__(self) -> None:
-        self.injected: Counter[str] = Counter()
+        self.drawn: Counter[str] = Counter()
         self._latency_rng = random.Random(self.seed)
         super().__post_init__()
 
@@ -71,7 +71,7 @@ class CountingFaults(Faults):
 
     def draw(self) -> str | None:
         kind = super().draw()
-        self.injected[kind or "none"] += 1
+        self.drawn[kind or "none"] += 1
         return kind
 
 

@@ -69,10 +69,10 @@ async def test_fault_mix_retries_what_is_safe_and_applies_each_write_once(keys: 
         assert leftover_tasks(before) == []
 
     # The faults really happened, in about the asked-for shares.
-    drawn = sum(faults.injected.values())
-    assert 0.22 < faults.injected["error"] / drawn < 0.38
-    assert 0.05 < faults.injected["drop"] / drawn < 0.15
-    assert 0.02 < faults.injected["ratelimit"] / drawn < 0.09
+    drawn = sum(faults.drawn.values())
+    assert 0.22 < faults.drawn["error"] / drawn < 0.38
+    assert 0.05 < faults.drawn["drop"] / drawn < 0.15
+    assert 0.02 < faults.drawn["ratelimit"] / drawn < 0.09
     assert tally.failed_attempts["500"] and tally.failed_attempts["429"] and tally.failed_attempts["ServerDisconnectedError"]
 
     # Every idempotent request succeeded; the unmarked writes succeeded or are honestly "outcome unknown".

@@ -659,3 +659,23 @@ async def test_apiv2_surface_end_to_end(sb: Sandbox, wxpay: Client) -> None:
     assert status == 200
     refund = decrypt_refund_notification(received[0], sb.apiv2_key, mchid=sb.mchid)
     assert refund["req_info"]["out_refund_no"] == "R1"
+
+
+async def test_jitter_and_injected_fault_counts(sb: Sandbox, wxpay: Client) -> None:
+    sb.faults.update(jitter=0.05, seed=7)
+    delays = [sb.faults.delay() for _ in range(50)]
+    assert all(0 <= d <= 0.05 for d in delays)
+    assert len(set(delays)) > 40  # drawn per request, not a constant
+    sb.faults.update(jitter=0.0)
+    sb.faults.script("error", "ok", "ratelimit")
+    for _ in range(3):
+        try:
+            await wxpay.v3.certificates.get()
+        except APIError:
+            pass
+    assert sb.faults.injected == {"error": 1, "ratelimit": 1}
+    async with aiohttp.ClientSession() as session, session.get(sb.url + "_sandbox/faults") as resp:
+        doc = await resp.json()
+    assert doc["injected"] == sb.faults.injected
+    with pytest.raises(ValueError, match="jitter"):
+        sb.faults.update(jitter=-1)

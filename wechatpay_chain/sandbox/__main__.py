@@ -25,6 +25,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--mchid", default=DEFAULT_MCHID)
     parser.add_argument("--mode", choices=MODES, default="cert", help="how answers are signed")
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every answer")
+    parser.add_argument("--jitter", type=float, default=0.0, help="up to this many more seconds, random per answer")
     parser.add_argument("--error-rate", type=float, default=0.0, help="fraction answered 500 SYSTEM_ERROR")
     parser.add_argument("--drop-rate", type=float, default=0.0, help="fraction of connections dropped")
     parser.add_argument("--ratelimit-rate", type=float, default=0.0, help="fraction answered 429")
@@ -39,6 +40,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 async def serve(args: argparse.Namespace) -> None:
     faults = Faults(
         latency=args.latency,
+        jitter=args.jitter,
         error_rate=args.error_rate,
         drop_rate=args.drop_rate,
         ratelimit_rate=args.ratelimit_rate,

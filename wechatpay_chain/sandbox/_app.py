@@ -194,8 +194,9 @@ class Engine:
     # -- the handler ----------------------------------------------------------------------------------------
     async def handle(self, request: web.Request) -> web.StreamResponse:
         body = await request.read()
-        if self.faults.latency:
-            await asyncio.sleep(self.faults.latency)
+        delay = self.faults.delay()
+        if delay:
+            await asyncio.sleep(delay)
         seen = Seen(request.method, request.raw_path, body, dict(request.headers))
         try:
             mchid = self._authenticate(request, body)

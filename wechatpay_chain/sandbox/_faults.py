@@ -9,7 +9,7 @@ before a write is applied (no side effect) or after it (the write stands; a retr
 from __future__ import annotations
 
 import random
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -25,6 +25,7 @@ class Faults:
     """Mutable fault settings; change them at any time (``sb.faults.error_rate = 0.2``)."""
 
     latency: float = 0.0  # seconds added before every answer
+    jitter: float = 0.0  # up to this many more seconds, drawn uniformly per request
     error_rate: float = 0.0  # fraction answered 500 SYSTEM_ERROR
     drop_rate: float = 0.0  # fraction whose connection is closed without an answer
     ratelimit_rate: float = 0.0  # fraction answered 429 RATELIMIT_EXCEEDED (never applied)
@@ -34,6 +35,7 @@ class Faults:
     phase: str = "before"  # when an injected 500/drop hits a write: "before" or "after" applying it
     seed: int | None = None
     _queue: deque[str] = field(default_factory=deque, repr=False)
+    _injected: Counter[str] = field(default_factory=Counter, repr=False)
     _rng: random.Random = field(default_factory=random.Random, repr=False)
 
     def __post_init__(self) -> None:
@@ -47,8 +49,10 @@ class Faults:
             value = getattr(self, name)
             if not isinstance(value, int | float) or not 0 <= value <= 1:
                 raise ValueError(f"faults.{name} must be a fraction between 0 and 1, got {value!r}")
-        if not isinstance(self.latency, int | float) or self.latency < 0:
-            raise ValueError(f"faults.latency must be non-negative seconds, got {self.latency!r}")
+        for name in ("latency", "jitter"):
+            value = getattr(self, name)
+            if not isinstance(value, int | float) or value < 0:
+                raise ValueError(f"faults.{name} must be non-negative seconds, got {value!r}")
         if self.phase not in PHASES:
             raise ValueError(f"faults.phase must be 'before' or 'after', got {self.phase!r}")
 
@@ -66,7 +70,7 @@ class Faults:
     def clear(self) -> None:
         """Back to a well-behaved server."""
         self.update(
-            latency=0.0, error_rate=0.0, drop_rate=0.0, ratelimit_rate=0.0, tamper_rate=0.0, probe_rate=0.0,
+            latency=0.0, jitter=0.0, error_rate=0.0, drop_rate=0.0, ratelimit_rate=0.0, tamper_rate=0.0, probe_rate=0.0,
             clock_skew=0.0, phase="before",
         )
         self._queue.clear()
@@ -79,6 +83,15 @@ class Faults:
         self._queue.extend(kinds)
 
     @property
+    def injected(self) -> dict[str, int]:
+        """How many faults of each kind were injected so far (scripted or drawn)."""
+        return dict(self._injected)
+
+    def delay(self) -> float:
+        """The latency for one answer: ``latency`` plus a uniform draw up to ``jitter``."""
+        return self.latency + (self._rng.uniform(0.0, self.jitter) if self.jitter else 0.0)
+
+    @property
     def pending(self) -> tuple[str, ...]:
         return tuple(self._queue)
 
@@ -87,6 +100,12 @@ class Faults:
 
     def draw(self) -> str | None:
         """The fault for one request: the next scripted one, else one drawn from the rates (or ``None``)."""
+        kind = self._draw()
+        if kind is not None:
+            self._injected[kind] += 1
+        return kind
+
+    def _draw(self) -> str | None:
         if self._queue:
             kind = self._queue.popleft()
             return None if kind == "ok" else kind

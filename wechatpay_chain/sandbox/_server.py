@@ -390,7 +390,9 @@ class Sandbox:
                 self.faults.script(*script)
             except (ValueError, TypeError, AttributeError) as exc:
                 return web.json_response({"code": "PARAM_ERROR", "message": str(exc)}, status=400)
-        return web.json_response({**self.faults.as_dict(), "pending": list(self.faults.pending)})
+        return web.json_response(
+            {**self.faults.as_dict(), "pending": list(self.faults.pending), "injected": self.faults.injected}
+        )
 
     async def _admin_reset(self, request: web.Request) -> web.Response:
         self.reset()
