@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import time
 from collections.abc import AsyncIterator
@@ -669,10 +670,8 @@ async def test_jitter_and_injected_fault_counts(sb: Sandbox, wxpay: Client) -> N
     sb.faults.update(jitter=0.0)
     sb.faults.script("error", "ok", "ratelimit")
     for _ in range(3):
-        try:
+        with contextlib.suppress(APIError):
             await wxpay.v3.certificates.get()
-        except APIError:
-            pass
     assert sb.faults.injected == {"error": 1, "ratelimit": 1}
     async with aiohttp.ClientSession() as session, session.get(sb.url + "_sandbox/faults") as resp:
         doc = await resp.json()
