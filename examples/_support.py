@@ -6,10 +6,11 @@ WeChat Pay with the variables documented in ``product_coupon_tour.py``.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -83,6 +84,20 @@ def bundle_body(brand_id: str, out_request_no: str, steps: list[tuple[int, int]]
     }
 
 
+def real_api_options() -> dict[str, Any]:
+    """``Client(**...)`` arguments from the ``WECHATPAY_*`` variables (see ``product_coupon_tour.py``)."""
+    options: dict[str, Any] = {
+        "mchid": os.environ["WECHATPAY_MCHID"],
+        "serial": os.environ["WECHATPAY_SERIAL"],
+        "private_key": os.environ["WECHATPAY_PRIVATE_KEY"],
+        "certs": json.loads(os.environ.get("WECHATPAY_CERTS", "{}")),
+        "apiv3_key": os.environ.get("WECHATPAY_APIV3_KEY") or None,
+    }
+    if os.environ.get("WECHATPAY_BASE_URL"):
+        options["base_url"] = os.environ["WECHATPAY_BASE_URL"]
+    return options
+
+
 class Target:
     """Where the examples send requests: a started :class:`SyncSandbox` or the real API."""
 
@@ -90,17 +105,7 @@ class Target:
         self.sandbox = sandbox
         self.brand_id = SANDBOX_BRAND_ID if sandbox else os.environ.get("WECHATPAY_BRAND_ID", "")
         if sandbox is None:
-            mchid = os.environ["WECHATPAY_MCHID"]
-            certs = json.loads(os.environ.get("WECHATPAY_CERTS", "{}"))
-            self.options: dict[str, Any] = {
-                "mchid": mchid,
-                "serial": os.environ["WECHATPAY_SERIAL"],
-                "private_key": os.environ["WECHATPAY_PRIVATE_KEY"],
-                "certs": certs,
-                "apiv3_key": os.environ.get("WECHATPAY_APIV3_KEY") or None,
-            }
-            if os.environ.get("WECHATPAY_BASE_URL"):
-                self.options["base_url"] = os.environ["WECHATPAY_BASE_URL"]
+            self.options: dict[str, Any] = real_api_options()
         else:
             config = sandbox.config
             self.options = {k: config[k] for k in ("mchid", "serial", "private_key", "certs")}
@@ -122,6 +127,23 @@ class Target:
             return os.environ["WECHATPAY_PRODUCT_COUPON_ID"]
         doc = self.sandbox.seed_product_coupon(coupon_body(self.brand_id, unique("seed")))
         return str(doc["product_coupon_id"])
+
+    def stock_id(self, coupon_id: str) -> str:
+        """``WECHATPAY_STOCK_ID``, or the seeded coupon's first stock (the sandbox numbers them so)."""
+        return os.environ.get("WECHATPAY_STOCK_ID") or f"{coupon_id}001"
+
+    def run_both(
+        self, label: str, run_async: Callable[..., Awaitable[Any]], run_sync: Callable[..., Any], *args: Any
+    ) -> None:
+        """Run an example's async function on a ``Client`` and its sync twin on a ``SyncClient``; print both."""
+
+        async def go() -> Any:
+            async with self.client() as wxpay:
+                return await run_async(wxpay, *args)
+
+        print(f"async {label}:", asyncio.run(go()))
+        with self.sync_client() as wxpay:
+            print(f"sync {label}: ", run_sync(wxpay, *args))
 
 
 @contextmanager

@@ -5,9 +5,7 @@
 
 from __future__ import annotations
 
-import asyncio
-
-from _support import PREFIX, Target, bundle_body, target, unique
+from _support import PREFIX, bundle_body, target, unique
 
 from wechatpay_chain import Client, SyncClient
 
@@ -36,18 +34,11 @@ def run_sync(wxpay: SyncClient, coupon_id: str, brand_id: str) -> list[int]:
     return [len(r.json()["stock_list"]) for r in (r1, r2, r3)]
 
 
-async def with_async(t: Target, coupon_id: str) -> list[int]:
-    async with t.client() as wxpay:
-        return await run_async(wxpay, coupon_id, t.brand_id)
-
-
 def main() -> None:
     with target() as t:
         coupon_id = t.product_coupon_id()
         print(f"using {t.name}, product coupon {coupon_id}")
-        print("async stocks per bundle:", asyncio.run(with_async(t, coupon_id)))
-        with t.sync_client() as wxpay:
-            print("sync stocks per bundle: ", run_sync(wxpay, coupon_id, t.brand_id))
+        t.run_both("stocks per bundle", run_async, run_sync, coupon_id, t.brand_id)
 
 
 if __name__ == "__main__":

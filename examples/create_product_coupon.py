@@ -5,9 +5,7 @@
 
 from __future__ import annotations
 
-import asyncio
-
-from _support import PREFIX, Target, coupon_body, target, unique
+from _support import PREFIX, coupon_body, target, unique
 
 from wechatpay_chain import Client, SyncClient
 
@@ -26,17 +24,10 @@ def run_sync(wxpay: SyncClient, brand_id: str) -> list[str]:
     return [r.json()["product_coupon_id"] for r in (r1, r2, r3)]
 
 
-async def with_async(t: Target) -> list[str]:
-    async with t.client() as wxpay:
-        return await run_async(wxpay, t.brand_id)
-
-
 def main() -> None:
     with target() as t:
         print(f"using {t.name}")
-        print("async:", asyncio.run(with_async(t)))
-        with t.sync_client() as wxpay:
-            print("sync: ", run_sync(wxpay, t.brand_id))
+        t.run_both("coupon ids", run_async, run_sync, t.brand_id)
 
 
 if __name__ == "__main__":

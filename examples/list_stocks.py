@@ -5,10 +5,9 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
-from _support import PREFIX, Target, stock_body, target, unique
+from _support import PREFIX, stock_body, target, unique
 
 from wechatpay_chain import Client, SyncClient
 
@@ -37,11 +36,6 @@ def run_sync(wxpay: SyncClient, coupon_id: str, brand_id: str) -> list[int]:
     return [len(r.json().get("stock_list", [])) for r in (r1, r2, r3)]
 
 
-async def with_async(t: Target, coupon_id: str) -> list[int]:
-    async with t.client() as wxpay:
-        return await run_async(wxpay, coupon_id, t.brand_id)
-
-
 def main() -> None:
     with target() as t:
         coupon_id = t.product_coupon_id()
@@ -50,9 +44,7 @@ def main() -> None:
                 for n in range(2):
                     wxpay[TEMPLATE].post(product_coupon_id=coupon_id, json=stock_body(t.brand_id, unique(f"l{n}")))
         print(f"using {t.name}, product coupon {coupon_id}")
-        print("async page sizes:", asyncio.run(with_async(t, coupon_id)))
-        with t.sync_client() as wxpay:
-            print("sync page sizes: ", run_sync(wxpay, coupon_id, t.brand_id))
+        t.run_both("page sizes", run_async, run_sync, coupon_id, t.brand_id)
 
 
 if __name__ == "__main__":

@@ -5,10 +5,7 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
-
-from _support import PREFIX, Target, target, unique
+from _support import PREFIX, target, unique
 
 from wechatpay_chain import Client, SyncClient
 from wechatpay_chain.types import PatchStockRequest
@@ -38,19 +35,12 @@ def run_sync(wxpay: SyncClient, coupon_id: str, stock_id: str, brand_id: str) ->
     return [r.json()["remark"] for r in (r1, r2, r3)]
 
 
-async def with_async(t: Target, coupon_id: str, stock_id: str) -> list[str]:
-    async with t.client() as wxpay:
-        return await run_async(wxpay, coupon_id, stock_id, t.brand_id)
-
-
 def main() -> None:
     with target() as t:
         coupon_id = t.product_coupon_id()
-        stock_id = os.environ.get("WECHATPAY_STOCK_ID") or f"{coupon_id}001"
+        stock_id = t.stock_id(coupon_id)
         print(f"using {t.name}, stock {stock_id}")
-        print("async:", asyncio.run(with_async(t, coupon_id, stock_id)))
-        with t.sync_client() as wxpay:
-            print("sync: ", run_sync(wxpay, coupon_id, stock_id, t.brand_id))
+        t.run_both("remarks", run_async, run_sync, coupon_id, stock_id, t.brand_id)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,16 @@ import os
 import sys
 from typing import Any
 
-from _support import PREFIX, SANDBOX_BRAND_ID, bundle_body, coupon_body, show, stock_body, unique
+from _support import (
+    PREFIX,
+    SANDBOX_BRAND_ID,
+    bundle_body,
+    coupon_body,
+    real_api_options,
+    show,
+    stock_body,
+    unique,
+)
 
 from wechatpay_chain import APIError, Client, TemplateError
 from wechatpay_chain.sandbox import Sandbox
@@ -132,16 +141,7 @@ async def tour(wxpay: Client, brand_id: str, sandbox: Sandbox | None) -> None:
 
 async def main() -> int:
     if os.environ.get("WECHATPAY_MCHID"):
-        import json
-
-        certs = json.loads(os.environ.get("WECHATPAY_CERTS", "{}"))
-        options: dict[str, Any] = {"apiv3_key": os.environ.get("WECHATPAY_APIV3_KEY") or None}
-        if os.environ.get("WECHATPAY_BASE_URL"):
-            options["base_url"] = os.environ["WECHATPAY_BASE_URL"]
-        async with Client(
-            os.environ["WECHATPAY_MCHID"], os.environ["WECHATPAY_SERIAL"], os.environ["WECHATPAY_PRIVATE_KEY"], certs,
-            **options,
-        ) as wxpay:
+        async with Client(**real_api_options()) as wxpay:
             print("Talking to the WeChat Pay API")
             await tour(wxpay, os.environ["WECHATPAY_BRAND_ID"], None)
     else:
