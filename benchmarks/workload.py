@@ -5,6 +5,7 @@ Shared by the server and every client so that all of them do exactly the same wo
 
 from __future__ import annotations
 
+import copy
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import Any
 
 import orjson
 
+from wechatpay_chain.sandbox import samples
 from wechatpay_chain.testing import generate_key_pair
 
 MCHID = "1900000109"
@@ -24,70 +26,11 @@ QUERY_STRING = "brand_id=120344&offset=0&limit=10"
 WORKLOADS = ("get", "post")
 
 
-def _period() -> dict[str, Any]:
-    return {
-        "available_begin_time": "2025-08-01T00:00:00+08:00",
-        "available_end_time": "2025-08-31T23:59:59+08:00",
-        "wait_days_after_receive": 1,
-        "weekly_available_period": {
-            "day_list": ["MONDAY", "WEDNESDAY", "FRIDAY"],
-            "day_period_list": [{"begin_time": 60, "end_time": 86399}],
-        },
-        "irregular_available_period_list": [
-            {"begin_time": "2025-08-01T00:00:00+08:00", "end_time": "2025-08-31T23:59:59+08:00"}
-        ],
-    }
-
-
 def _stock() -> dict[str, Any]:
-    return {
-        "remark": "疯狂星期四项目专用",
-        "coupon_code_mode": "WECHATPAY",
-        "stock_send_rule": {"max_count": 100000, "max_count_per_day": 100000000, "max_count_per_user": 5},
-        "single_usage_rule": {
-            "coupon_available_period": {**_period(), "available_days": 30},
-            "normal_coupon": {"threshold": 10000, "discount_amount": 1},
-            "discount_coupon": {"threshold": 10000, "percent_off": 20},
-            "exchange_coupon": {"threshold": 10000, "exchange_price": 20},
-        },
-        "sequential_usage_rule": {
-            "coupon_available_period": _period(),
-            "normal_coupon_list": [{"threshold": 10000, "discount_amount": 1}] * 3,
-            "discount_coupon_list": [{"threshold": 10000, "percent_off": 20}] * 3,
-            "exchange_coupon_list": [{"threshold": 10000, "exchange_price": 20}] * 3,
-            "special_first": False,
-        },
-        "usage_rule_display_info": {
-            "coupon_usage_method_list": ["OFFLINE", "MINI_PROGRAM", "PAYMENT_CODE"],
-            "mini_program_appid": "wx1234567890",
-            "mini_program_path": "/pages/index/product",
-            "app_path": "https://www.example.com/jump-to-app",
-            "usage_description": "全场可用，每人限领五张，不与其他优惠同享。" * 5,
-            "coupon_available_store_info": {
-                "description": "所有门店可用，可使用小程序查看门店列表",
-                "mini_program_appid": "wx1234567890",
-                "mini_program_path": "/pages/index/store-list",
-            },
-        },
-        "coupon_display_info": {
-            "code_display_mode": "QRCODE",
-            "background_color": "Color010",
-            "entrance_mini_program": {
-                "appid": "wx1234567890",
-                "path": "/pages/index/product",
-                "entrance_wording": "欢迎选购",
-                "guidance_wording": "获取更多优惠",
-            },
-            "entrance_official_account": {"appid": "wx1234567890"},
-            "entrance_finder": {
-                "finder_id": "gh_12345678",
-                "finder_video_id": "UDFsdf24df34dD456Hdf34",
-                "finder_video_cover_image_url": "https://wxpaylogo.qpic.cn/wxpaylogo/xxxxx/xxx",
-            },
-        },
-        "notify_config": {"notify_appid": "wx4fd12345678"},
-        "store_scope": "ALL",
-    }
+    """The seed page's own add-stock example (001), its usage description lengthened to make a ≈3 KB body."""
+    stock: dict[str, Any] = copy.deepcopy(samples.ADD_STOCK["json"]["stock"])
+    stock["usage_rule_display_info"]["usage_description"] = "全场可用，每人限领五张，不与其他优惠同享。" * 11
+    return stock
 
 
 #: POST body (add-stock request), ≈3 KB once serialised.
