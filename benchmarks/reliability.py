@@ -47,16 +47,14 @@ from reliability_workload import (  # noqa: E402
     Tally,
     coupon_body,
     drive,
-    fault_mix,
     leftover_tasks,
     pool_in_use,
-    seed_coupon,
+    run_fault_mix,
 )
 
-from wechatpay_chain import Client, RetryPolicy  # noqa: E402
+from wechatpay_chain import Client  # noqa: E402
 from wechatpay_chain.sandbox import Sandbox  # noqa: E402
 
-PATIENT = RetryPolicy(attempts=20, backoff=0.001, max_backoff=0.01, budget=20.0)
 failures: list[str] = []
 
 
@@ -180,14 +178,9 @@ async def run_faults(total: int, concurrency: int) -> list[str]:
     for phase in ("before", "after"):
         faults = CountingFaults(seed=6, phase=phase)
         async with Sandbox(faults=faults) as sb:
-            coupon_id, first_stock = seed_coupon(sb)
-            faults.update(latency=0.005, **fault_mix(error=0.30, drop=0.10, ratelimit=0.05))
-            tally = Tally()
-            before = set(asyncio.all_tasks())
-            async with sb.client(retry=PATIENT, limit=concurrency, hooks=[tally.hook]) as wxpay:
-                await drive(wxpay, coupon_id, first_stock, total, concurrency, tally, tag=phase, unmarked_every=4)
-                await asyncio.sleep(0)
-                leaks = pool_in_use(wxpay) + wxpay._inflight + len(leftover_tasks(before))
+            run = await run_fault_mix(sb, faults, total, concurrency, phase)
+            coupon_id, tally = run.coupon_id, run.tally
+            leaks = run.in_use + run.inflight + len(run.leftover)
             received = sum(faults.drawn.values())
             duplicates = sum(count > 1 for count in sb.store.applied.values())
             expected = 0 if phase == "before" else 1

@@ -18,27 +18,25 @@ import pytest
 from conftest import FakeWeChat, Keys
 from reliability_workload import (
     BRAND,
+    PATIENT,
     STOCK,
     STOCKS,
     CountingFaults,
-    Tally,
-    drive,
-    fault_mix,
     leftover_tasks,
     pool_in_use,
+    run_fault_mix,
     seed_coupon,
     stock_body,
     unused_port,
 )
 
-from wechatpay_chain import OutcomeUnknown, RequestEvent, RequestTimeout, RetryPolicy, VerificationError
+from wechatpay_chain import OutcomeUnknown, RequestEvent, RequestTimeout, VerificationError
 from wechatpay_chain.sandbox import Sandbox
 from wechatpay_chain.signing import parse_authorization
 
 N = int(os.environ.get("WECHATPAY_FAULTS_N", "400"))
 C = int(os.environ.get("WECHATPAY_FAULTS_C", "32"))
 #: Enough attempts that an idempotent request failing 20 times in a row (p ≈ 0.45²⁰) does not happen.
-PATIENT = RetryPolicy(attempts=20, backoff=0.001, max_backoff=0.01, budget=20.0)
 
 
 def sandbox(keys: Keys, **options: object) -> Sandbox:
@@ -56,17 +54,12 @@ async def sb(keys: Keys) -> AsyncIterator[Sandbox]:
 async def test_fault_mix_retries_what_is_safe_and_applies_each_write_once(keys: Keys, phase: str) -> None:
     faults = CountingFaults(seed=6, phase=phase)
     async with sandbox(keys, faults=faults) as sb:
-        coupon_id, first_stock = seed_coupon(sb)
-        faults.update(latency=0.005, **fault_mix(error=0.30, drop=0.10, ratelimit=0.05))
-        tally = Tally()
-        before = set(asyncio.all_tasks())
-        async with sb.client(retry=PATIENT, limit=C, hooks=[tally.hook]) as wxpay:
-            await drive(wxpay, coupon_id, first_stock, N, C, tally, tag=phase, unmarked_every=4)
-            await asyncio.sleep(0)
-            assert pool_in_use(wxpay) == 0 and wxpay._inflight == 0
-            assert leftover_tasks(before) == []
+        run = await run_fault_mix(sb, faults, N, C, phase)
+        coupon_id, tally = run.coupon_id, run.tally
+        assert run.in_use == 0 and run.inflight == 0
+        assert run.leftover == []
         await asyncio.sleep(0.05)
-        assert leftover_tasks(before) == []
+        assert leftover_tasks(run.before) == []
 
     # The faults really happened, in about the asked-for shares.
     drawn = sum(faults.drawn.values())
