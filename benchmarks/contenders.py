@@ -26,7 +26,7 @@ import orjson
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from floor import BareClient, FloorClient
-from workload import BODY, COUPON_ID, MCHID, PATH, PUB_KEY_ID, QUERY, QUERY_STRING, KeyFiles
+from workload import BODY, COUPON_ID, MCHID, PATH, PUB_KEY_ID, QUERY, QUERY_STRING, KeyFiles, chain_options
 
 AsyncCall = Callable[[], Awaitable[Any]]
 SyncCall = Callable[[], Any]
@@ -41,14 +41,7 @@ ALL = ASYNC + SYNC
 async def chain(base_url: str, keys: KeyFiles, workload: str) -> AsyncIterator[AsyncCall]:
     from wechatpay_chain import Client
 
-    client = Client(
-        MCHID,
-        keys.merchant_serial,
-        "file://" + str(keys.merchant_key),
-        {PUB_KEY_ID: "file://" + str(keys.platform_public)},
-        base_url=base_url,
-    )
-    async with client:
+    async with Client(**chain_options(keys, base_url)) as client:
         stocks = client.v3.marketing.partner.productCoupon.productCoupons._product_coupon_id_.stocks
 
         async def get() -> Any:
@@ -64,14 +57,7 @@ async def chain(base_url: str, keys: KeyFiles, workload: str) -> AsyncIterator[A
 def chain_sync(base_url: str, keys: KeyFiles, workload: str) -> Iterator[SyncCall]:
     from wechatpay_chain import SyncClient
 
-    client = SyncClient(
-        MCHID,
-        keys.merchant_serial,
-        "file://" + str(keys.merchant_key),
-        {PUB_KEY_ID: "file://" + str(keys.platform_public)},
-        base_url=base_url,
-    )
-    with client:
+    with SyncClient(**chain_options(keys, base_url)) as client:
         stocks = client.v3.marketing.partner.productCoupon.productCoupons._product_coupon_id_.stocks
 
         def get() -> Any:

@@ -33,7 +33,7 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from workload import COUPON_ID, MCHID, PUB_KEY_ID, QUERY, KeyFiles, make_keys
+from workload import COUPON_ID, QUERY, KeyFiles, chain_options, make_keys
 
 CONTENDERS = ("chain", "floor")
 _PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -96,11 +96,7 @@ async def _contender(name: str, port: int, keys: KeyFiles, n: int) -> dict[str, 
         from wechatpay_chain import Client
 
         async with Client(
-            MCHID,
-            keys.merchant_serial,
-            "file://" + str(keys.merchant_key),
-            {PUB_KEY_ID: "file://" + str(keys.platform_public)},
-            base_url=base,
+            **chain_options(keys, base),
             limit=0,
             timeout=300,
         ) as client:

@@ -34,7 +34,7 @@ from multidict import CIMultiDict, CIMultiDictProxy
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from workload import BODY, COUPON_ID, MCHID, PATH, PUB_KEY_ID, QUERY, QUERY_STRING, KeyFiles, make_keys
+from workload import BODY, COUPON_ID, MCHID, PATH, PUB_KEY_ID, QUERY, QUERY_STRING, KeyFiles, chain_options, make_keys
 
 from wechatpay_chain import Client
 from wechatpay_chain._chain import Node
@@ -175,11 +175,7 @@ async def allocations(port: int, keys: KeyFiles, quick: bool) -> dict[str, dict[
     warm, measured = (100, 300) if quick else (300, 1000)
     out: dict[str, dict[str, float]] = {}
     async with Client(
-        MCHID,
-        keys.merchant_serial,
-        "file://" + str(keys.merchant_key),
-        {PUB_KEY_ID: "file://" + str(keys.platform_public)},
-        base_url=base,
+        **chain_options(keys, base),
     ) as client:
         stocks = client.v3.marketing.partner.productCoupon.productCoupons._product_coupon_id_.stocks
         get, post = stocks.get, stocks.post

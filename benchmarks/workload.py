@@ -97,3 +97,14 @@ def make_keys(directory: Path) -> KeyFiles:
     for path in directory.iterdir():
         os.chmod(path, 0o600)
     return files
+
+
+def chain_options(keys: KeyFiles, base_url: str) -> dict[str, Any]:
+    """``Client(**...)`` / ``SyncClient(**...)`` arguments for the benchmark target (public-key mode)."""
+    return {
+        "mchid": MCHID,
+        "serial": keys.merchant_serial,
+        "private_key": "file://" + str(keys.merchant_key),
+        "certs": {PUB_KEY_ID: "file://" + str(keys.platform_public)},
+        "base_url": base_url,
+    }

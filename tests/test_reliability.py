@@ -91,7 +91,8 @@ async def test_429_honours_retry_after_and_is_retried_even_for_writes(fake: Fake
     assert calls["n"] == 2
 
 
-async def test_closing_with_requests_in_flight_fails_them_cleanly(fake: FakeWeChat) -> None:
+def slow_route(fake: FakeWeChat) -> asyncio.Event:
+    """``GET /v3/slow`` answers after 5 s; the event is set once a request has reached the server."""
     started = asyncio.Event()
 
     async def slow(request: web.Request, body: bytes) -> web.Response:
@@ -100,6 +101,11 @@ async def test_closing_with_requests_in_flight_fails_them_cleanly(fake: FakeWeCh
         return fake.signed(200, b"{}")
 
     fake.routes[("GET", "/v3/slow")] = slow
+    return started
+
+
+async def test_closing_with_requests_in_flight_fails_them_cleanly(fake: FakeWeChat) -> None:
+    started = slow_route(fake)
     client = fake.client(retry=None)
     task = asyncio.create_task(client.v3.slow.get())
     await asyncio.wait_for(started.wait(), 2)
@@ -109,14 +115,7 @@ async def test_closing_with_requests_in_flight_fails_them_cleanly(fake: FakeWeCh
 
 
 async def test_cancellation_leaks_no_connection(fake: FakeWeChat) -> None:
-    started = asyncio.Event()
-
-    async def slow(request: web.Request, body: bytes) -> web.Response:
-        started.set()
-        await asyncio.sleep(5)
-        return fake.signed(200, b"{}")
-
-    fake.routes[("GET", "/v3/slow")] = slow
+    started = slow_route(fake)
     async with fake.client() as wxpay:
         assert (await wxpay.v3.warm.get()).status == 200
         for _ in range(3):
