@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -111,15 +112,21 @@ class FakeWeChat:
         return self.signed(200, orjson.dumps(echo))
 
 
+@asynccontextmanager
+async def serve(app: web.Application, **start: Any) -> AsyncIterator[TestServer]:
+    """A real loopback server for ``app`` (``start`` goes to ``start_server``, e.g. ``ssl=``), closed afterwards."""
+    server = TestServer(app, scheme="https" if start.get("ssl") else "http")
+    await server.start_server(**start)
+    try:
+        yield server
+    finally:
+        await server.close()
+
+
 @pytest.fixture
 async def fake(keys: Keys) -> AsyncIterator[FakeWeChat]:
     state = FakeWeChat(keys)
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", state.handle)
-    server = TestServer(app)
-    await server.start_server()
-    state.server = server
-    try:
+    async with serve(app) as state.server:
         yield state
-    finally:
-        await server.close()

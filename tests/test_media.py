@@ -15,7 +15,7 @@ import orjson
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
-from conftest import MCHID, REFERENCE, Keys
+from conftest import MCHID, REFERENCE, Keys, serve
 
 from wechatpay_chain import APIError, Client, RetryPolicy, RSASigner, TemplateError, Verifier, WeChatPayMiddleware
 from wechatpay_chain.crypto import load_private_key
@@ -101,12 +101,8 @@ async def uploads(keys: Keys) -> AsyncIterator[UploadServer]:
     state.merchant = (keys.merchant.serial, keys.merchant.public_key, keys.merchant.private_key)
     app = web.Application(client_max_size=64 * 1024 * 1024)
     app.router.add_post("/{tail:.*}", state.handle)
-    state.server = TestServer(app)
-    await state.server.start_server()
-    try:
+    async with serve(app) as state.server:
         yield state
-    finally:
-        await state.server.close()
 
 
 async def test_media_vector_v_media_d1(uploads: UploadServer) -> None:

@@ -13,7 +13,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
-from conftest import MCHID
+from conftest import MCHID, serve
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -103,12 +103,8 @@ async def tls_server(pki: PKI) -> AsyncIterator[tuple[TestServer, V2Fake]]:
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH, cafile=str(pki.ca))
     context.load_cert_chain(str(pki.server_cert), str(pki.server_key))
     context.verify_mode = ssl.CERT_REQUIRED  # no client certificate, no handshake
-    server = TestServer(app, scheme="https")
-    await server.start_server(ssl=context)
-    try:
+    async with serve(app, ssl=context) as server:
         yield server, fake
-    finally:
-        await server.close()
 
 
 REFUND = {"out_trade_no": "T1", "out_refund_no": "R1", "total_fee": 1, "refund_fee": 1}

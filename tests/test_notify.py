@@ -11,8 +11,7 @@ import aiohttp
 import orjson
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestServer
-from conftest import PUB_KEY_ID, REFERENCE, FakeWeChat, Keys
+from conftest import PUB_KEY_ID, REFERENCE, FakeWeChat, Keys, serve
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from multidict import CIMultiDict
@@ -239,12 +238,8 @@ async def receiver(fake: FakeWeChat, keys: Keys) -> AsyncIterator[tuple[str, lis
         state["client"] = client
         app = web.Application()
         app.router.add_post("/notify", aiohttp_handler(client, on_notification))
-        server = TestServer(app)
-        await server.start_server()
-        try:
+        async with serve(app) as server:
             yield str(server.make_url("/notify")), seen, state
-        finally:
-            await server.close()
 
 
 async def _post(url: str, headers: dict[str, str], body: bytes) -> tuple[int, bytes]:

@@ -16,7 +16,7 @@ import orjson
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
-from conftest import REFERENCE, Keys
+from conftest import REFERENCE, Keys, serve
 from test_schema import CASES as SCHEMA_CASES
 
 from wechatpay_chain import (
@@ -537,12 +537,8 @@ async def receiver() -> AsyncIterator[tuple[TestServer, list[tuple[dict[str, str
 
     app = web.Application()
     app.router.add_post("/notify", handle)
-    server = TestServer(app)
-    await server.start_server()
-    try:
+    async with serve(app) as server:
         yield server, got
-    finally:
-        await server.close()
 
 
 async def test_notifications_are_signed_and_encrypted(
@@ -648,15 +644,10 @@ async def test_apiv2_surface_end_to_end(sb: Sandbox, wxpay: Client) -> None:
 
     app = web.Application()
     app.router.add_post("/notify", notify_url)
-    server = TestServer(app)
-    await server.start_server()
-    try:
-        async with aiohttp.ClientSession() as session:
-            status, _ = await sb.v2.send_refund_notification(
-                session, str(server.make_url("/notify")), out_refund_no="R1", out_trade_no="T1"
-            )
-    finally:
-        await server.close()
+    async with serve(app) as server, aiohttp.ClientSession() as session:
+        status, _ = await sb.v2.send_refund_notification(
+            session, str(server.make_url("/notify")), out_refund_no="R1", out_trade_no="T1"
+        )
     assert status == 200
     refund = decrypt_refund_notification(received[0], sb.apiv2_key, mchid=sb.mchid)
     assert refund["req_info"]["out_refund_no"] == "R1"

@@ -12,7 +12,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
-from conftest import MCHID, REFERENCE, FakeWeChat, Keys
+from conftest import MCHID, REFERENCE, FakeWeChat, Keys, serve
 
 from wechatpay_chain import APIv2Error, Client, ConfigError, DecryptionError, TemplateError, VerificationError, crypto
 from wechatpay_chain.v2 import (
@@ -147,12 +147,8 @@ async def v2() -> AsyncIterator[V2Server]:
         return await CUSTOM[request.path](request)
 
     app.router.add_route("*", "/{tail:.*}", custom)
-    state.server = TestServer(app)
-    await state.server.start_server()
-    try:
+    async with serve(app) as state.server:
         yield state
-    finally:
-        await state.server.close()
 
 
 CUSTOM: dict[str, Callable[[web.Request], Awaitable[web.Response]]] = {}
@@ -290,19 +286,14 @@ async def test_refund_notification_sent_to_a_merchant_handler() -> None:
 
     app = web.Application()
     app.router.add_post("/notify", notify)
-    server = TestServer(app)
-    await server.start_server()
-    try:
-        async with aiohttp.ClientSession() as session:
-            status, answer = await fake.send_refund_notification(
-                session, str(server.make_url("/notify")), out_refund_no="R1", refund_fee="5"
-            )
-            assert status == 200 and parse_xml(answer)["return_code"] == "SUCCESS"
-            forged = V2Fake("f" * 32, MCHID)
-            status, _ = await forged.send_refund_notification(session, str(server.make_url("/notify")))
-            assert status == 400
-    finally:
-        await server.close()
+    async with serve(app) as server, aiohttp.ClientSession() as session:
+        status, answer = await fake.send_refund_notification(
+            session, str(server.make_url("/notify")), out_refund_no="R1", refund_fee="5"
+        )
+        assert status == 200 and parse_xml(answer)["return_code"] == "SUCCESS"
+        forged = V2Fake("f" * 32, MCHID)
+        status, _ = await forged.send_refund_notification(session, str(server.make_url("/notify")))
+        assert status == 400
     assert received[0]["req_info"]["out_refund_no"] == "R1"
     assert received[0]["req_info"]["refund_status"] == "SUCCESS"
 
