@@ -17,7 +17,8 @@ from aiohttp.test_utils import TestServer
 from wechatpay_chain import Client
 from wechatpay_chain.testing import KeyPair, RequestCheckError, check_request, generate_key_pair, sign_response_headers
 
-REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
+#: Known-answer vectors and keys from the official SDKs, kept inside the repository (see vectors/README.md).
+REFERENCE = Path(__file__).resolve().parent / "vectors"
 MCHID = "1900000109"
 PUB_KEY_ID = "PUB_KEY_ID_0119000001092025111200181700000000"
 

@@ -1,4 +1,4 @@
-"""Known-answer vectors for signing and verification (../shared/reference/vectors.json)."""
+"""Known-answer vectors for signing and verification (tests/vectors/vectors.json)."""
 
 from __future__ import annotations
 
