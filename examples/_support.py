@@ -1,102 +1,38 @@
-"""Shared by the examples: where to send requests (sandbox or the real API) and readable sample bodies.
+"""Shared by the examples: where to send requests (sandbox or the real API).
 
 With no ``WECHATPAY_MCHID`` in the environment the examples start the embedded sandbox; otherwise they talk to
-WeChat Pay with the variables documented in ``product_coupon_tour.py``.
+WeChat Pay with the variables documented in ``wechatpay_chain/tour.py``, whose sample bodies they reuse.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import os
-import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from wechatpay_chain import Client, SyncClient
 from wechatpay_chain.sandbox import SyncSandbox
-from wechatpay_chain.types import AddStockBundleRequest, AddStockRequest, CreateProductCouponRequest, NewStock
+from wechatpay_chain.tour import (
+    PREFIX,
+    SANDBOX_BRAND_ID,
+    bundle_body,
+    coupon_body,
+    real_api_options,
+    stock_body,
+    unique,
+)
 
-PREFIX = "v3/marketing/partner/product-coupon/product-coupons"
-SANDBOX_BRAND_ID = "120344"
-
-
-def unique(tag: str) -> str:
-    """An ``out_request_no`` that is new on every run (6–40 of ``[0-9A-Za-z_-]``)."""
-    return f"{tag}_{time.time_ns() // 1000}"[:40]
-
-
-def new_stock(remark: str = "满100减5") -> NewStock:
-    return {
-        "remark": remark,
-        "coupon_code_mode": "WECHATPAY",
-        "stock_send_rule": {"max_count": 10000, "max_count_per_day": 1000, "max_count_per_user": 1},
-        "sequential_usage_rule": {
-            "coupon_available_period": {
-                "available_begin_time": "2026-01-01T00:00:00+08:00",
-                "available_end_time": "2026-12-31T23:59:59+08:00",
-            },
-            "normal_coupon_list": [{"threshold": 10000, "discount_amount": 500}],
-        },
-        "usage_rule_display_info": {"coupon_usage_method_list": ["OFFLINE"], "usage_description": "全场可用"},
-        "coupon_display_info": {"code_display_mode": "QRCODE", "background_color": "Color010"},
-        "notify_config": {"notify_appid": "wx4fd12345678"},
-        "store_scope": "ALL",
-    }
-
-
-def coupon_body(brand_id: str, out_request_no: str) -> CreateProductCouponRequest:
-    """A 满减 (NORMAL) coupon in the 多次优惠 mode that accepts stock bundles (002)."""
-    return {
-        "brand_id": brand_id,
-        "out_request_no": out_request_no,
-        "scope": "ALL",
-        "type": "NORMAL",
-        "usage_mode": "PROGRESSIVE_BUNDLE",
-        "sequential_usage_info": {"type": "INCREMENTAL", "count": 3, "available_days": 30},
-        "display_info": {"name": "咖啡满减券", "image_url": "https://wxpaylogo.qpic.cn/wxpaylogo/example/coupon"},
-        "stock": new_stock("首批"),
-    }
-
-
-def stock_body(brand_id: str, out_request_no: str, remark: str = "满100减5") -> AddStockRequest:
-    return {"brand_id": brand_id, "out_request_no": out_request_no, "stock": new_stock(remark)}
-
-
-def bundle_body(brand_id: str, out_request_no: str, steps: list[tuple[int, int]]) -> AddStockBundleRequest:
-    """One stock per ``(threshold, discount_amount)`` step, in the 002 (official) shape."""
-    return {
-        "brand_id": brand_id,
-        "out_request_no": out_request_no,
-        "stock_bundle": {
-            "remark": "阶梯满减",
-            "coupon_code_mode": "WECHATPAY",
-            "stock_send_rule": {"max_count": 10000, "max_count_per_user": 1},
-            "progressive_bundle_usage_rule": {
-                "coupon_available_period": {
-                    "available_begin_time": "2026-01-01T00:00:00+08:00",
-                    "available_end_time": "2026-12-31T23:59:59+08:00",
-                },
-                "normal_coupon_list": [{"threshold": t, "discount_amount": d} for t, d in steps],
-            },
-        },
-    }
-
-
-def real_api_options() -> dict[str, Any]:
-    """``Client(**...)`` arguments from the ``WECHATPAY_*`` variables (see ``product_coupon_tour.py``)."""
-    options: dict[str, Any] = {
-        "mchid": os.environ["WECHATPAY_MCHID"],
-        "serial": os.environ["WECHATPAY_SERIAL"],
-        "private_key": os.environ["WECHATPAY_PRIVATE_KEY"],
-        "certs": json.loads(os.environ.get("WECHATPAY_CERTS", "{}")),
-        "apiv3_key": os.environ.get("WECHATPAY_APIV3_KEY") or None,
-    }
-    if os.environ.get("WECHATPAY_BASE_URL"):
-        options["base_url"] = os.environ["WECHATPAY_BASE_URL"]
-    return options
-
+__all__ = [
+    "PREFIX",
+    "Target",
+    "bundle_body",
+    "coupon_body",
+    "stock_body",
+    "target",
+    "unique",
+]
 
 class Target:
     """Where the examples send requests: a started :class:`SyncSandbox` or the real API."""
@@ -155,7 +91,3 @@ def target() -> Iterator[Target]:
     with SyncSandbox() as sandbox:
         yield Target(sandbox)
 
-
-def show(title: str, doc: Any) -> None:
-    print(f"── {title}")
-    print(json.dumps(doc, ensure_ascii=False, indent=2)[:1500])

@@ -37,7 +37,7 @@ class UsageError(Exception):
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=PROG, description="WeChat Pay APIv3 from the command line.")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{certs,request,download,sandbox}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{certs,request,download,sandbox,tour}")
 
     certs = sub.add_parser("certs", help="platform certificates")
     certs_sub = certs.add_subparsers(dest="action", required=True, metavar="{download}")
@@ -71,6 +71,7 @@ def _parser() -> argparse.ArgumentParser:
     down.add_argument("-k", "--apiv3-key", help="APIv3 key (downloads platform certificates when certs are absent)")
 
     sub.add_parser("sandbox", help="run the local WeChat Pay simulator (options: sandbox --help)")
+    sub.add_parser("tour", help="run the product-coupon tour against the embedded sandbox (no credentials needed)")
     return parser
 
 
@@ -322,6 +323,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if argv[:1] == ["sandbox"]:  # every option after it belongs to the sandbox
             return _sandbox(argv[1:])
+        if argv[:1] == ["tour"]:
+            from .tour import main as tour
+
+            return tour(argv[1:], prog=f"{PROG} tour")
         args = _parser().parse_args(argv)
         if args.command == "certs":
             return _certs_download(args)
