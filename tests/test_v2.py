@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import pickle
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -42,7 +43,8 @@ def test_official_doc_vector_md5_and_hmac() -> None:
     assert sign(vec["params"], vec["key"]) == vec["MD5"]
     assert sign(vec["params"], vec["key"], HMAC_SHA256) == vec["HMAC-SHA256"]
     assert verify({**vec["params"], "sign": vec["MD5"]}, vec["key"])
-    assert verify({**vec["params"], "sign": vec["HMAC-SHA256"].lower()}, vec["key"])
+    assert verify({**vec["params"], "sign": vec["HMAC-SHA256"].lower()}, vec["key"], HMAC_SHA256)
+    assert not verify({**vec["params"], "sign": vec["HMAC-SHA256"]}, vec["key"])  # never chosen by length
     assert not verify({**vec["params"], "sign": vec["MD5"]}, "x" * 32)
 
 
@@ -108,7 +110,7 @@ def test_hostile_xml_is_refused(payload: bytes) -> None:
 def test_xml_round_trip_and_bad_requests() -> None:
     doc = {"a": "x]]>y<", "b": "中文", "c": 5}
     assert parse_xml(to_xml(doc)) == {"a": "x]]>y<", "b": "中文", "c": "5"}
-    assert parse_xml(b"<xml>\n  <list><item>1</item><item>2</item></list>\n</xml>") == {"list": {"item": ["1", "2"]}}
+    assert parse_xml(b"<xml>\n  <a>1</a>\n  <b/>\n</xml>") == {"a": "1", "b": ""}
     for bad in ({"a b": "1"}, {"a": {"nested": 1}}, {"a": "\x01"}, {"a": True}):
         with pytest.raises(TemplateError):
             to_xml(bad)
@@ -308,3 +310,161 @@ async def test_combined_client_sends_v2_without_the_apiv3_authorization(v2: V2Se
         r = await wxpay.v2.pay.micropay.post(xml={"auth_code": "134567890123456789", "total_fee": 1})
         assert r.verified_serial is None and r.xml()["result_code"] == "SUCCESS"
     assert "Authorization" not in v2.headers[-1]
+
+
+# -- issue 11: flat documents only, signed with the request's algorithm, v2 idempotency ------------------
+@dataclass
+class NotifyServer:
+    """A merchant's v2 notify endpoint: records what ``verify_notification`` said and how long it took."""
+
+    url: str = ""
+    outcomes: list[tuple[str, float]] = field(default_factory=list)
+
+
+@pytest.fixture
+async def notify_endpoint() -> AsyncIterator[NotifyServer]:
+    state = NotifyServer()
+
+    async def notify(request: web.Request) -> web.Response:
+        body = await request.read()
+        pinned = request.query.get("sign_type")
+        started = time.perf_counter()
+        try:
+            doc = verify_notification(body, KEY, sign_type=pinned) if pinned else verify_notification(body, KEY)
+        except VerificationError as exc:
+            state.outcomes.append((f"{exc.reason}: {exc.message}", time.perf_counter() - started))
+            return web.Response(status=400, body=reply(False, exc.reason), content_type="text/xml")
+        state.outcomes.append((f"ok {json.dumps(doc, sort_keys=True)}", time.perf_counter() - started))
+        return web.Response(body=reply(), content_type="text/xml")
+
+    app = web.Application(client_max_size=8 * 1024 * 1024)
+    app.router.add_post("/notify", notify)
+    async with serve(app) as server:
+        state.url = str(server.make_url("/notify"))
+        yield state
+
+
+async def _post(url: str, body: bytes) -> int:
+    async with aiohttp.ClientSession() as session, session.post(url, data=body) as resp:
+        await resp.read()
+        return resp.status
+
+
+def _inject(document: bytes, extra: bytes) -> bytes:
+    return document.replace(b"</xml>", extra + b"</xml>")
+
+
+async def test_repeated_elements_are_refused_fast_before_the_sign_check(notify_endpoint: NotifyServer) -> None:
+    """Finding 1: 40k repeated elements used to take seconds of event-loop time (quadratic), unauthenticated."""
+    genuine = V2Fake(KEY, MCHID).payment_notification(out_trade_no="T1", total_fee="1")
+    for extra in (b"<attach>x</attach>" * 40_000, b"".join(b"<f%d>1</f%d>" % (i, i) for i in range(40_000))):
+        assert await _post(notify_endpoint.url, _inject(genuine, extra)) == 400
+    (repeated, t1), (too_many, t2) = notify_endpoint.outcomes
+    assert repeated.startswith("bad_body") and "repeated element <attach>" in repeated
+    assert too_many.startswith("bad_body") and "more than 10000 elements" in too_many
+    assert t1 < 1.0 and t2 < 1.0  # generous: linear parsing refuses these in milliseconds
+    with pytest.raises(XMLError, match="more than 3 elements"):
+        parse_xml(b"<xml><a>1</a><b>2</b><c>3</c></xml>", max_elements=3)
+
+
+async def test_only_flat_signed_strings_pass_verification(v2: V2Server, notify_endpoint: NotifyServer) -> None:
+    """Finding 3: nested and repeated elements were skipped by the sign check but returned as verified."""
+    fake = v2.fake
+    signed = fake.signed({"return_code": "SUCCESS", "result_code": "SUCCESS", "out_trade_no": "T1"})
+    forgeries = {
+        "/pay/repeated": _inject(signed, b"<total_fee>100000</total_fee><total_fee>100000</total_fee>"),
+        "/pay/nested": _inject(signed, b"<attach><order>free</order></attach>"),
+        "/pay/mixed": _inject(signed, b"free"),
+    }
+    for path, forged in forgeries.items():
+        CUSTOM[path] = _serving(forged)
+    async with v2.client() as wxpay:
+        for path in forgeries:
+            with pytest.raises(VerificationError) as info:
+                await wxpay.chain("v2" + path).post(xml={"out_trade_no": "T1"})
+            assert info.value.reason == "bad_body", path
+    genuine = fake.payment_notification(out_trade_no="T1", total_fee="1")
+    for extra in (b"<total_fee>9</total_fee>", b"<cash_fee>9</cash_fee><cash_fee>9</cash_fee>",
+                  b"<attach><order>free</order></attach>"):
+        assert await _post(notify_endpoint.url, _inject(genuine, extra)) == 400
+    assert all(outcome.startswith("bad_body") for outcome, _ in notify_endpoint.outcomes)
+    # verify() on a mapping built elsewhere refuses what the sign cannot cover.
+    doc = parse_xml(signed)
+    assert verify(doc, KEY)
+    for extra_value in (["1", "2"], {"order": "free"}, None, True, 1.5):
+        assert not verify({**doc, "total_fee": extra_value}, KEY)
+
+
+def _serving(body: bytes) -> Callable[[web.Request], Awaitable[web.Response]]:
+    async def answer(_request: web.Request) -> web.Response:
+        return web.Response(body=body, content_type="text/xml")
+
+    return answer
+
+
+async def test_answers_are_verified_with_the_requests_algorithm(v2: V2Server, notify_endpoint: NotifyServer) -> None:
+    """Finding 13: the algorithm came from the received sign's length, so MD5 passed where HMAC was asked."""
+    fake = v2.fake
+    answer = {"return_code": "SUCCESS", "result_code": "SUCCESS", "out_trade_no": "T1"}
+    CUSTOM["/pay/md5answer"] = _serving(fake.signed(answer, MD5))
+    CUSTOM["/pay/hmacanswer"] = _serving(fake.signed(answer, HMAC_SHA256))
+    async with v2.client() as wxpay:
+        for path, asked in (("md5answer", HMAC_SHA256), ("hmacanswer", MD5)):
+            with pytest.raises(VerificationError) as info:
+                await wxpay.chain(f"v2/pay/{path}").post(xml={"sign_type": asked})
+            assert info.value.reason == "bad_signature"
+        assert (await wxpay.v2.pay.md5answer.post(xml={})).xml()["out_trade_no"] == "T1"
+        r = await wxpay.v2.pay.hmacanswer.post(xml={"sign_type": HMAC_SHA256})
+        assert len(r.xml()["sign"]) == 64
+    # Notifications: the document's own (signed) sign_type decides, MD5 when it names none; a pin overrides.
+    md5_claiming_hmac = fake.signed({**fake._common({}), "sign_type": HMAC_SHA256, "out_trade_no": "T1"}, MD5)
+    plain_md5 = fake.payment_notification(MD5, out_trade_no="T2")
+    hmac_notification = fake.payment_notification(HMAC_SHA256, out_trade_no="T3")
+    assert await _post(notify_endpoint.url, md5_claiming_hmac) == 400
+    assert await _post(notify_endpoint.url, plain_md5) == 200  # WeChat's MD5-signed notifications still pass
+    assert await _post(notify_endpoint.url + "?sign_type=HMAC-SHA256", plain_md5) == 400
+    assert await _post(notify_endpoint.url + "?sign_type=HMAC-SHA256", hmac_notification) == 200
+    assert [o.split(":")[0].split(" ")[0] for o, _ in notify_endpoint.outcomes] == ["bad_signature", "ok",
+                                                                                     "bad_signature", "ok"]
+    assert not verify(parse_xml(plain_md5), KEY, HMAC_SHA256) and verify(parse_xml(plain_md5), KEY)
+
+
+@pytest.fixture
+async def flaky_v2() -> AsyncIterator[tuple[V2Server, dict[str, int]]]:
+    """The fake behind a front that answers 500 to the first call of each path."""
+    state = V2Server(V2Fake(KEY, MCHID))
+    calls: dict[str, int] = {}
+    state.fake.handlers["/mmpaymkttransfers/promotion/transfers"] = state.fake._common
+    state.fake.handlers["/pay/refundquery"] = state.fake._common
+
+    async def front(request: web.Request) -> web.Response:
+        calls[request.path] = calls.get(request.path, 0) + 1
+        if calls[request.path] == 1:
+            return web.Response(status=500, body=b"<xml><return_code>FAIL</return_code></xml>")
+        return await state.fake.handle(request, request.path)
+
+    app = web.Application()
+    app.router.add_post("/{tail:.*}", front)
+    async with serve(app) as state.server:
+        yield state, calls
+
+
+async def test_v2_retries_follow_merchant_numbers_and_queries_are_reads(
+    flaky_v2: tuple[V2Server, dict[str, int]],
+) -> None:
+    """Finding 14: every v2 call counted as non-idempotent, so a 500 on micropay with out_trade_no was final."""
+    from wechatpay_chain import OutcomeUnknown, RetryPolicy
+
+    v2, calls = flaky_v2
+    async with v2.client(retry=RetryPolicy(attempts=3, backoff=0.001, max_backoff=0.005)) as wxpay:
+        r = await wxpay.v2.pay.micropay.post(xml={"out_trade_no": "T1", "auth_code": "134567890123456789"})
+        assert r.xml()["out_trade_no"] == "T1"
+        await wxpay.v2.pay.orderquery.post(xml={"transaction_id": "4200000001"})  # a query: a read
+        await wxpay.v2.pay.refundquery.post(xml={"refund_id": "5030000001"})
+        await wxpay.v2.mmpaymkttransfers.promotion.transfers.post(xml={"partner_trade_no": "P1", "mchid": MCHID})
+        with pytest.raises(OutcomeUnknown, match="merchant request number"):
+            await wxpay.v2.secapi.pay.reverse.post(xml={"transaction_id": "4200000001"})
+        with pytest.raises(OutcomeUnknown):
+            await wxpay.v2.pay.closeorder.post(xml={"out_trade_no": "T1"}, idempotent=False)
+    assert calls == {"/pay/micropay": 2, "/pay/orderquery": 2, "/pay/refundquery": 2,
+                     "/mmpaymkttransfers/promotion/transfers": 2, "/secapi/pay/reverse": 1, "/pay/closeorder": 1}

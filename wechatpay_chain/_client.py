@@ -329,7 +329,7 @@ class Client:
                     if not exc.safe or attempt >= policy.attempts:
                         raise exc.error from exc.error.__cause__
                     delay = policy.delay(attempt, exc.retry_after)
-                    if time.monotonic() - started + delay >= policy.budget:
+                    if not time.monotonic() - started + delay < policy.budget:  # also fails closed on nan
                         raise exc.error from exc.error.__cause__
                     await asyncio.sleep(delay)
         finally:

@@ -7,12 +7,14 @@ write without a merchant number is not, and surfaces as :class:`~wechatpay_chain
 
 from __future__ import annotations
 
+import math
 import random
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["IDEMPOTENCY_KEYS", "RetryPolicy", "is_idempotent"]
+__all__ = ["IDEMPOTENCY_KEYS", "RetryPolicy", "is_idempotent", "is_idempotent_v2"]
 
 #: Body fields whose presence makes a write idempotent by WeChat Pay's rules.
 IDEMPOTENCY_KEYS = frozenset(
@@ -30,9 +32,14 @@ IDEMPOTENCY_KEYS = frozenset(
         "out_apply_no",
         "out_contract_code",
         "out_transfer_no",
+        # APIv2 (XML) merchant numbers: transfers and bank payments, red packets.
+        "partner_trade_no",
+        "mch_billno",
     }
 )
 _SAFE_METHODS = frozenset({"GET", "HEAD", "DELETE"})
+# delay-seconds (RFC 9110: digits; a fraction is tolerated). Not float(): it also takes "nan", "inf", "1_0".
+_SECONDS = re.compile(r"\s*[0-9]{1,9}(?:\.[0-9]{1,6})?\s*\Z")
 
 
 def is_idempotent(method: str, template_names: frozenset[str], body: Any, marked: bool | None) -> bool:
@@ -44,6 +51,22 @@ def is_idempotent(method: str, template_names: frozenset[str], body: Any, marked
     if any(name in IDEMPOTENCY_KEYS for name in template_names):
         return True
     return isinstance(body, Mapping) and any(key in body for key in IDEMPOTENCY_KEYS)
+
+
+def is_idempotent_v2(path: str, document: Mapping[str, Any], marked: bool | None) -> bool:
+    """The same rule for an APIv2 call, which is a POST even when it only reads.
+
+    Queries and downloads (``…query…``, ``get…``, ``download…`` as the last path segment: ``orderquery``,
+    ``refundquery``, ``gettransferinfo``, ``downloadbill`` …) are reads; a write is idempotent when its
+    document carries a merchant number (``out_trade_no``, ``out_refund_no``, ``partner_trade_no``,
+    ``mch_billno`` …).
+    """
+    if marked is not None:
+        return marked
+    last = path.rstrip("/").rsplit("/", 1)[-1].lower()
+    if "query" in last or last.startswith(("get", "download")):
+        return True
+    return any(key in document for key in IDEMPOTENCY_KEYS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,16 +85,22 @@ class RetryPolicy:
     def __post_init__(self) -> None:
         if self.attempts < 1:
             raise ValueError("RetryPolicy.attempts must be at least 1")
+        if not all(math.isfinite(x) for x in (self.backoff, self.max_backoff, self.budget)):
+            raise ValueError("RetryPolicy delays and budget must be finite numbers")
         if self.backoff < 0 or self.max_backoff < 0 or self.budget <= 0:
             raise ValueError("RetryPolicy delays must be non-negative and the budget positive")
 
     def delay(self, attempt: int, retry_after: str | None = None) -> float:
-        """Seconds to wait before attempt ``attempt + 1``; honours a numeric ``Retry-After``."""
-        if retry_after:
-            try:
-                return min(max(float(retry_after), 0.0), self.max_backoff * 4)
-            except ValueError:
-                pass
+        """Seconds to wait before attempt ``attempt + 1``.
+
+        A numeric ``Retry-After`` is honoured only when finite and at most ``4 × max_backoff``; anything else
+        (``nan``, ``inf``, negative, huge, a date) is ignored in favour of the normal backoff, so the delay is
+        always a finite number the budget check can compare.
+        """
+        if retry_after and _SECONDS.match(retry_after):
+            wanted = float(retry_after)
+            if wanted <= self.max_backoff * 4:
+                return wanted
         cap = min(self.max_backoff, self.backoff * (2 ** (attempt - 1)))
         return random.uniform(0, cap)
 

@@ -17,7 +17,8 @@ from .._options import build_query, check_headers
 from .._response import Response
 from .._template import Template
 from ..errors import APIv2Error, ConfigError, TemplateError, VerificationError
-from ._sign import sign, verify
+from ..retry import is_idempotent_v2
+from ._sign import MD5, sign, verify
 from ._xml import XMLError, parse_xml, to_xml
 
 if TYPE_CHECKING:
@@ -111,6 +112,7 @@ def prepare_v2(client: Client, method: str, template: Template, path: str, opts:
         ssl_context = tls.ssl_context
     timeout = _config.make_timeout(opts["timeout"], "timeout") if "timeout" in opts else None
     answer_path = "/" + path.split("?", 1)[0]
+    algorithm = str(data.get("sign_type") or MD5)  # the answer must be signed the same way (never by its length)
     return Prepared(
         method=method,
         template=template,
@@ -119,15 +121,16 @@ def prepare_v2(client: Client, method: str, template: Template, path: str, opts:
         headers=headers,
         timeout=timeout,
         extra_hosts=extra,
-        idempotent=bool(opts.get("idempotent")),
+        idempotent=is_idempotent_v2(answer_path, data, opts.get("idempotent")),
         v2=True,
         ssl=ssl_context,
-        finish=lambda response: finish_v2(response, key, answer_path),
+        finish=lambda response: finish_v2(response, key, answer_path, algorithm),
     )
 
 
-def finish_v2(response: Response, key: str, path: str) -> Response:
-    """Check a 2xx APIv2 answer: communication status, then ``sign``, then business status."""
+def finish_v2(response: Response, key: str, path: str, sign_type: str = MD5) -> Response:
+    """Check a 2xx APIv2 answer: communication status, then ``sign`` (with the request's ``sign_type``, over a
+    flat document only), then business status."""
     if path in FILE_ANSWERS and not response.body.lstrip().startswith(b"<"):
         return response  # the bill itself; its integrity is the caller's hash check
     try:
@@ -137,7 +140,7 @@ def finish_v2(response: Response, key: str, path: str) -> Response:
     if data.get("return_code") != "SUCCESS":
         # WeChat does not sign communication failures; report them, trust nothing in them.
         raise APIv2Error.from_document(response.status, data, response.body)
-    if path not in SIGNLESS and not verify(data, key):
+    if path not in SIGNLESS and not verify(data, key, sign_type):
         reason = "missing" if not data.get("sign") else "does not match"
         raise VerificationError(
             VerificationError.BAD_SIGNATURE, f"APIv2 answer sign {reason} (recomputed with the APIv2 key)"

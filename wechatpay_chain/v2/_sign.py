@@ -42,14 +42,29 @@ def sign(data: Mapping[str, Any], key: str, sign_type: str | None = None) -> str
 
 
 def algorithm_for(signature: str) -> str:
-    """What produced a received ``sign``: 64 hex digits are HMAC-SHA256, anything else MD5."""
+    """A guess at what produced a received ``sign`` from its length (64 hex digits: HMAC-SHA256, else MD5).
+
+    Informational only: :func:`verify` never uses it, since trusting the received length would let an MD5
+    sign stand in where HMAC-SHA256 was asked for.
+    """
     return HMAC_SHA256 if len(signature) == 64 else MD5
 
 
-def verify(data: Mapping[str, Any], key: str) -> bool:
-    """Recompute ``data["sign"]`` (algorithm from its length) and compare in constant time."""
+def verify(data: Mapping[str, Any], key: str, sign_type: str | None = None) -> bool:
+    """Recompute ``data["sign"]`` with ``sign_type`` and compare in constant time.
+
+    ``sign_type`` should be the algorithm your request used; ``None`` means the document's own ``sign_type``
+    field (which the sign covers), else MD5. Fails unless every field is a flat string (or integer) value:
+    anything else would be returned without being covered by the sign.
+    """
     received = data.get("sign")
     if not isinstance(received, str) or not received:
         return False
-    expected = sign(data, key, algorithm_for(received))
+    for name, value in data.items():
+        if not isinstance(name, str) or isinstance(value, bool) or not isinstance(value, str | int):
+            return False
+    algo = sign_type or data.get("sign_type") or MD5
+    if sign_type is None and algo not in (MD5, HMAC_SHA256):
+        return False  # an unknown algorithm named by the received document
+    expected = sign(data, key, algo)
     return hmac.compare_digest(expected.encode(), received.upper().encode())

@@ -21,10 +21,12 @@ _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
 _INVALID_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _CDATA_TRIGGER = re.compile(r"[<>&\"']")
 MAX_XML_SIZE = 4 * 1024 * 1024
+#: More elements than any APIv2 answer has (the longest lists, e.g. refund queries, stay far below).
+MAX_ELEMENTS = 10_000
 
 
 class XMLError(ValueError):
-    """A document is not acceptable APIv2 XML (malformed, DTD/entities, too large or too deep)."""
+    """A document is not acceptable APIv2 XML (malformed, DTD/entities, nested or repeated elements, too large)."""
 
 
 def _text(key: str, value: Any) -> str:
@@ -62,11 +64,17 @@ def _refuse(what: str) -> Any:
     return handler
 
 
-def parse_xml(data: bytes | str, *, max_depth: int = 8) -> dict[str, Any]:
-    """Parse an APIv2 document into a dict of the root's children (text → ``str``).
+def _blank(texts: list[str]) -> None:
+    if "".join(texts).strip():
+        raise XMLError("refused: text outside the fields (APIv2 documents are flat)")
 
-    Elements with children become dicts; repeated names become lists. DTDs, entity declarations, external
-    entities and unknown entities are refused (:class:`XMLError`).
+
+def parse_xml(data: bytes | str, *, max_elements: int = MAX_ELEMENTS) -> dict[str, str]:
+    """Parse a flat APIv2 document into ``{name: text}`` for the root's children, in linear time.
+
+    APIv2 documents are flat (protocol §9.1), and only flat fields can be covered by ``sign``, so a nested
+    element, a repeated name, text beside the fields, or more than ``max_elements`` elements is refused
+    (:class:`XMLError`), as are DTDs, entity declarations, external and unknown entities.
     """
     raw = data.encode() if isinstance(data, str) else data
     if len(raw) > MAX_XML_SIZE:
@@ -77,30 +85,38 @@ def parse_xml(data: bytes | str, *, max_depth: int = 8) -> dict[str, Any]:
     parser.UnparsedEntityDeclHandler = _refuse("an unparsed ENTITY declaration")
     parser.ExternalEntityRefHandler = _refuse("an external entity reference")
     parser.SetParamEntityParsing(xml.parsers.expat.XML_PARAM_ENTITY_PARSING_NEVER)
-    stack: list[tuple[str, dict[str, Any], list[str]]] = []
-    result: dict[str, Any] = {}
+    result: dict[str, str] = {}
+    texts: list[str] = []
+    depth = 0
+    count = 0
 
     def start(name: str, _attrs: dict[str, str]) -> None:
-        if len(stack) >= max_depth:
-            raise XMLError(f"document nested deeper than {max_depth}")
-        stack.append((name, {}, []))
+        nonlocal depth, count
+        count += 1
+        if count > max_elements:
+            raise XMLError(f"document has more than {max_elements} elements")
+        if depth >= 2:
+            raise XMLError(f"refused: nested element <{name}> (APIv2 documents are flat)")
+        if depth == 1:
+            _blank(texts)
+            if name in result:
+                raise XMLError(f"refused: repeated element <{name}> (APIv2 documents are flat)")
+            result[name] = ""
+        texts.clear()
+        depth += 1
 
     def end(name: str) -> None:
-        _, children, texts = stack.pop()
-        value: Any = children if children else "".join(texts)
-        if not stack:
-            result.update(children if children else {})
-            return
-        siblings = stack[-1][1]
-        if name in siblings:
-            prior = siblings[name]
-            siblings[name] = [*prior, value] if isinstance(prior, list) else [prior, value]
+        nonlocal depth
+        depth -= 1
+        if depth == 1:
+            result[name] = "".join(texts)
         else:
-            siblings[name] = value
+            _blank(texts)
+        texts.clear()
 
     def chars(text: str) -> None:
-        if stack:
-            stack[-1][2].append(text)
+        if depth:
+            texts.append(text)
 
     parser.StartElementHandler = start
     parser.EndElementHandler = end

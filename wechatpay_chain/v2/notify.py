@@ -23,14 +23,16 @@ def _parse(body: bytes | str) -> dict[str, Any]:
         raise VerificationError(VerificationError.BAD_BODY, f"APIv2 notification: {exc}") from None
 
 
-def verify_notification(body: bytes | str, apiv2_key: str) -> dict[str, Any]:
+def verify_notification(body: bytes | str, apiv2_key: str, *, sign_type: str | None = None) -> dict[str, Any]:
     """Parse a payment (or other signed) notification and check its ``sign``; return the fields.
 
-    The algorithm follows the length of ``sign`` (WeChat sometimes signs with MD5 although HMAC-SHA256 was
-    asked for). A missing or wrong ``sign`` is a :class:`VerificationError` — answer with ``reply(False)``.
+    The algorithm is ``sign_type`` when given (pin the one your order used), else the notification's own
+    ``sign_type`` field, which the sign covers, else MD5 (WeChat signs some notifications with MD5 and no
+    ``sign_type`` although HMAC-SHA256 was asked for). It is never guessed from the sign's length. Only a flat
+    document passes. A missing or wrong ``sign`` is a :class:`VerificationError` — answer with ``reply(False)``.
     """
     data = _parse(body)
-    if not verify(data, apiv2_key):
+    if not verify(data, apiv2_key, sign_type):
         reason = "lacks a sign" if not data.get("sign") else "sign does not match"
         raise VerificationError(VerificationError.BAD_SIGNATURE, f"APIv2 notification {reason}")
     return data
