@@ -346,9 +346,14 @@ async def test_platform_key_rotation(sb: Sandbox, wxpay: Client) -> None:
     old = sb.platform
     new = sb.rotate_platform_key()
     assert sb.platform is new
-    with pytest.raises(VerificationError) as info:
-        await wxpay.v3.certificates.get()
+    stale_options = {"retry": None, "apiv3_key": None, "certs": {old.serial: old.certificate}}
+    async with sb.client(**stale_options) as stale:  # the old certificate only, and no way to fetch more
+        with pytest.raises(VerificationError) as info:
+            await stale.v3.certificates.get()
     assert info.value.reason == VerificationError.UNKNOWN_SERIAL
+    # sb.client() carries the APIv3 key: the unknown serial makes it download the new certificate, once
+    assert (await wxpay.v3.certificates.get()).verified_serial == new.serial
+    assert wxpay.certificates is not None and wxpay.certificates.downloads == 1
     async with sb.client(retry=None) as fresh:  # trusts both, as a certificate manager would after downloading
         r = await fresh.v3.certificates.get()
         assert r.verified_serial == new.serial

@@ -41,7 +41,7 @@ from .middleware import (
     current_context,
     read_capped,
 )
-from .notify import Notification, parse_notification
+from .notify import Notification, parse_notification, require_keys
 from .notify import _headers as _headers_of
 from .retry import RetryPolicy
 from .signing import RSASigner, Signer, Verifier
@@ -220,19 +220,18 @@ class Client:
 
         An unknown serial triggers one (rate-limited) certificate refresh before giving up.
         """
-        if self._verifier is None or self.apiv3_key is None:
-            raise ConfigError("apiv3_key", "is needed (with certs or a private key) to check notifications")
+        verifier, apiv3_key = require_keys(self._verifier, self.apiv3_key)
         if self._certificates is not None:
             await self._certificates.ensure_loaded()
         try:
-            return parse_notification(headers, body, self._verifier, self.apiv3_key)
+            return parse_notification(headers, body, verifier, apiv3_key)
         except VerificationError as exc:
             if exc.reason != VerificationError.UNKNOWN_SERIAL or self._certificates is None:
                 raise
             serial = _headers_of(headers).get("Wechatpay-Serial", "").strip()
             if not await self._certificates.on_unknown_serial(serial):
                 raise
-        return parse_notification(headers, body, self._verifier, self.apiv3_key)
+        return parse_notification(headers, body, verifier, apiv3_key)
 
     def encryptor(self, serial: str | None = None) -> sensitive.Encryptor:
         """An encryptor for sensitive request fields with the WeChat Pay key to use (or ``serial``)."""

@@ -4,8 +4,9 @@
 decrypts them (the AEAD tag proves they come from WeChat Pay), then verifies the answer's own signature
 against the certificates it just decrypted plus those already trusted, and only then merges them into the
 client's :class:`~wechatpay_chain.Verifier`. Old and new serials overlap during a rotation; nothing is
-removed before a replacement has been verified. Refreshes are single-flight, periodic (every 6 h by
-default; WeChat Pay asks for less than 12 h) and triggered by an unknown serial (rate-limited).
+removed before a replacement has been verified. Refreshes are single-flight and triggered by an unknown
+serial (rate-limited). Only a client given no ``certs`` refreshes periodically (every 6 h by default;
+WeChat Pay asks for less than 12 h): with ``certs`` the client makes no request the user did not ask for.
 
 Merchants that only have a WeChat Pay public key (``PUB_KEY_ID_…``) get ``RESOURCE_NOT_EXISTS`` or
 ``NOT_FOUND``: that is an empty set, and the configured public keys keep working.
@@ -159,7 +160,9 @@ class CertificateManager:
     """Keeps a client's verifier supplied with current platform certificates.
 
     Created by :class:`~wechatpay_chain.Client` when ``apiv3_key`` is given. Every refresh is signed,
-    decrypted and verified before any key is trusted; concurrent callers share one download.
+    decrypted and verified before any key is trusted; concurrent callers share one download. When the
+    verifier already holds keys (``certs`` were given) the manager is passive: it downloads only for an
+    answer or notification signed with a serial it does not know, never in the background.
     """
 
     def __init__(
@@ -189,6 +192,8 @@ class CertificateManager:
         self._unknown_tried: dict[str, float] = {}
         self._unknown_last = float("-inf")
         self._closed = False
+        #: True when the client was given no keys: the manager is then their only source and keeps them fresh.
+        self.periodic = not verifier.serials
         self.downloads = 0
 
     # -- state ------------------------------------------------------------------------------------------
@@ -264,9 +269,9 @@ class CertificateManager:
         self._verifier.replace(keys)
 
     async def ensure_loaded(self) -> None:
-        """Before a verified request: start the periodic refresh, and wait for the first download if the
-        verifier has nothing to verify with yet."""
-        if self._closed:
+        """Before a verified request of a client given no ``certs``: start the periodic refresh, and wait
+        for the first download if the verifier has nothing to verify with yet. A no-op otherwise."""
+        if self._closed or not self.periodic:
             return
         self._start()
         if self._loaded or self._verifier.serials:

@@ -3,7 +3,9 @@
 :func:`parse_notification` is framework-agnostic (raw headers + raw body bytes in, a frozen
 :class:`Notification` out, or a :class:`~wechatpay_chain.WeChatPayError`). :func:`aiohttp_handler` wraps
 it into an ``aiohttp.web`` handler that answers the way WeChat Pay expects: 204 on success, 4xx/5xx with
-``{"code":"FAIL","message":…}`` otherwise, so WeChat retries.
+``{"code":"FAIL","message":…}`` otherwise, so WeChat retries. :func:`respond` / :func:`respond_sync` are the
+same endpoint for any other framework. A client that cannot check notifications (no ``apiv3_key``) is
+refused when the handler is built, not discovered as a 500 on the first real notification.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import orjson
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from . import crypto
-from .errors import DecryptionError, VerificationError, WeChatPayError
+from .errors import ConfigError, DecryptionError, VerificationError, WeChatPayError
 from .signing import AUTH_SCHEME, Verifier
 
 if TYPE_CHECKING:
@@ -32,7 +34,9 @@ __all__ = [
     "decrypt_notification",
     "fail_body",
     "parse_notification",
+    "require_keys",
     "respond",
+    "respond_sync",
 ]
 
 logger = logging.getLogger("wechatpay_chain.notify")
@@ -159,6 +163,35 @@ class NotificationParser(Protocol):
     def parse_notification(self, headers: HeadersInput, body: bytes) -> Awaitable[Notification]: ...
 
 
+class SyncNotificationParser(Protocol):
+    """What :func:`respond_sync` needs: a :class:`~wechatpay_chain.SyncClient` satisfies it."""
+
+    def parse_notification(self, headers: HeadersInput, body: bytes) -> Notification: ...
+
+
+def require_keys(verifier: Verifier | None, apiv3_key: str | None) -> tuple[Verifier, str]:
+    """The verifier and APIv3 key a client checks notifications with, or :class:`ConfigError` naming what is missing."""
+    if apiv3_key is None:
+        raise ConfigError(
+            "apiv3_key",
+            "is needed to check notifications (their resource is encrypted with it): "
+            "pass apiv3_key=... (the 32-character APIv3 key from the merchant platform) to the client",
+        )
+    if verifier is None:
+        raise ConfigError("certs", "notifications are signed: give the client certs, or a private key and apiv3_key")
+    return verifier, apiv3_key
+
+
+def _check_parser(parser: object) -> None:
+    """Fail at once for a library client that could never check a notification."""
+    from ._client import Client
+    from ._sync import SyncClient
+
+    client = parser.client if isinstance(parser, SyncClient) else parser
+    if isinstance(client, Client):
+        require_keys(client.verifier, client.apiv3_key)
+
+
 def fail_body(message: str) -> bytes:
     """The JSON WeChat Pay expects with a 4xx/5xx reply."""
     return orjson.dumps({"code": "FAIL", "message": message})
@@ -184,22 +217,57 @@ async def respond(
     """The whole callback endpoint, framework-free: ``(status, body)`` to answer WeChat Pay with.
 
     204 and no body when ``on_notification`` succeeded; 401/400 with ``{"code":"FAIL",…}`` for a
-    notification that fails checks; 500 when ``on_notification`` raises, so WeChat Pay retries later.
+    notification that fails checks; 500 when it could not be checked (e.g. the platform certificates
+    could not be downloaded) or ``on_notification`` raises, so WeChat Pay retries later. A client without
+    ``apiv3_key`` raises :class:`ConfigError` instead of answering.
     """
+    _check_parser(parser)
     try:
         note = await parser.parse_notification(headers, body)
+    except ConfigError:
+        raise
     except WeChatPayError as exc:
-        status, message = reply_for(exc)
-        logger.warning("wechatpay_chain: rejected notification: %s", exc)
-        return status, fail_body(message)
+        return _rejected(exc)
     try:
         result = on_notification(note)
         if inspect.isawaitable(result):
             await result
-    except Exception:
-        logger.exception("wechatpay_chain: notification handler failed for %s", note.id)
-        return 500, fail_body("handler failed")
+    except Exception as exc:
+        return _handler_failed(note, exc)
     return 204, b""
+
+
+def respond_sync(
+    parser: SyncNotificationParser,
+    headers: HeadersInput,
+    body: bytes,
+    on_notification: Callable[[Notification], object],
+) -> tuple[int, bytes]:
+    """:func:`respond` for WSGI frameworks (Flask, Django sync views) with a :class:`~wechatpay_chain.SyncClient`."""
+    _check_parser(parser)
+    try:
+        note = parser.parse_notification(headers, body)
+    except ConfigError:
+        raise
+    except WeChatPayError as exc:
+        return _rejected(exc)
+    try:
+        on_notification(note)
+    except Exception as exc:
+        return _handler_failed(note, exc)
+    return 204, b""
+
+
+def _rejected(exc: WeChatPayError) -> tuple[int, bytes]:
+    status, message = reply_for(exc)
+    logger.warning("wechatpay_chain: rejected notification: %s", exc)
+    return status, fail_body(message)
+
+
+def _handler_failed(note: Notification, exc: Exception) -> tuple[int, bytes]:
+    """The traceback goes to the log, a generic message to WeChat Pay."""
+    logger.error("wechatpay_chain: notification handler failed for %s", note.id, exc_info=exc)
+    return 500, fail_body("handler failed")
 
 
 def aiohttp_handler(
@@ -209,8 +277,11 @@ def aiohttp_handler(
     """An ``aiohttp.web`` handler around :func:`respond` (``app.router.add_post("/notify", handler)``).
 
     Keep ``on_notification`` fast and idempotent: dedupe by ``notification.id``, queue slow work.
+    Raises :class:`ConfigError` at once when ``parser`` is a client without ``apiv3_key``.
     """
     from aiohttp import web
+
+    _check_parser(parser)
 
     async def handler(request: web.Request) -> web.Response:
         status, body = await respond(parser, request.headers, await request.read(), on_notification)

@@ -207,11 +207,27 @@ class Sandbox:
             "base_url": self.url,
         }
 
+    def client_options(self, **overrides: Any) -> dict[str, Any]:
+        """Everything a client of this sandbox needs (keys, certificates, both API keys, base URL) + ``overrides``.
+
+        ``apiv3_key`` is included so notifications can be checked; with ``certs`` given the client makes no
+        certificate download of its own (only for a serial it does not know, and only to this sandbox).
+        """
+        options: dict[str, Any] = {
+            "mchid": self.mchid,
+            "serial": self.merchant.serial,
+            "private_key": self.merchant.private_key,
+            "certs": self.certs(),
+            "apiv3_key": self.apiv3_key,
+            "apiv2_key": self.apiv2_key,
+            "base_url": self.url,
+        }
+        options.update(overrides)
+        return options
+
     def client(self, **overrides: Any) -> Client:
         """A :class:`~wechatpay_chain.Client` for this sandbox (keyword arguments override the defaults)."""
-        options: dict[str, Any] = {"base_url": self.url, "certs": self.certs(), "apiv2_key": self.apiv2_key}
-        options.update(overrides)
-        return Client(self.mchid, self.merchant.serial, self.merchant.private_key, **options)
+        return Client(**self.client_options(**overrides))
 
     def write_config(self, directory: str | os.PathLike[str]) -> Path:
         """Write the PEM files and ``config.json`` (paths are absolute); return the config path."""
@@ -332,33 +348,31 @@ class Sandbox:
         }
         return orjson.dumps(doc)
 
-    async def notify(
-        self,
-        url: str,
-        *,
-        event_type: str,
-        resource: Mapping[str, Any],
-        summary: str = "",
-        original_type: str = "product_coupon",
-        signer: str | None = None,
-        fault: str | None = None,
-        timeout: float = 5.0,
-    ) -> NotifyResult:
-        """POST a signed, encrypted notification to ``url`` like WeChat Pay; return what it answered.
+    def signed_notification(
+        self, *, signer: str | None = None, fault: str | None = None, **fields: Any
+    ) -> tuple[dict[str, str], bytes]:
+        """``(headers, body)`` of a notification as :meth:`notify` would POST it, for a framework's test client.
 
+        ``fields`` are those of :meth:`notification` (``event_type``, ``resource``, ``summary``, ...).
         ``signer``: ``"cert"`` or ``"pubkey"`` (default: the mode's key; the certificate in mixed mode).
         ``fault``: ``"tamper"`` or ``"probe"`` to send a bad signature.
         """
-        body = self.notification(event_type=event_type, resource=resource, summary=summary, original_type=original_type)
-        serial_hint = self.pub_key_id if signer == "pubkey" else ""
         if signer == "pubkey" and self.engine.mode == "cert":
             raise ValueError("signer='pubkey' needs mode 'pubkey' or 'mixed'")
-        mode = self.engine.mode
-        if signer == "cert" and mode == "pubkey":
+        if signer == "cert" and self.engine.mode == "pubkey":
             raise ValueError("signer='cert' needs mode 'cert' or 'mixed'")
-        headers = self.engine.signed_headers(body, serial_hint, fault)
+        body = self.notification(**fields)
+        headers = self.engine.signed_headers(body, self.pub_key_id if signer == "pubkey" else "", fault)
         headers["Content-Type"] = "application/json"
         headers["Request-ID"] = os.urandom(16).hex()
+        return headers, body
+
+    async def notify(self, url: str, *, timeout: float = 5.0, **event: Any) -> NotifyResult:
+        """POST a signed, encrypted notification to ``url`` like WeChat Pay; return what it answered.
+
+        ``event``: the keywords of :meth:`signed_notification` (``event_type=``, ``resource=``, ``fault=``...).
+        """
+        headers, body = self.signed_notification(**event)
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as session:  # noqa: SIM117
             async with session.post(url, data=body, headers=headers) as resp:
                 answer = await resp.read()
@@ -444,14 +458,8 @@ class SyncSandbox:
         self.close()
 
     def client(self, **overrides: Any) -> SyncClient:
-        options: dict[str, Any] = {
-            "base_url": self.sandbox.url,
-            "certs": self.sandbox.certs(),
-            "apiv2_key": self.sandbox.apiv2_key,
-        }
-        options.update(overrides)
-        sb = self.sandbox
-        return SyncClient(sb.mchid, sb.merchant.serial, sb.merchant.private_key, **options)
+        """A :class:`~wechatpay_chain.SyncClient` for this sandbox (see :meth:`Sandbox.client_options`)."""
+        return SyncClient(**self.sandbox.client_options(**overrides))
 
     def notify(self, url: str, **kwargs: Any) -> NotifyResult:
         return self._run(self.sandbox.notify(url, **kwargs))  # type: ignore[no-any-return]
