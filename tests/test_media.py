@@ -222,12 +222,12 @@ async def _agen() -> AsyncIterator[bytes]:
 async def test_standalone_middleware_signs_only_the_meta(uploads: UploadServer) -> None:
     """A hand-built aiohttp.MultipartWriter and a MediaPayload both sign the meta part's bytes."""
     keys = uploads.keys
+    assert uploads.server is not None
     mw = WeChatPayMiddleware(
         RSASigner(MCHID, keys.merchant.serial, keys.merchant.private_key),
         Verifier({keys.platform.serial: keys.platform.public_key}),
-        hosts={"127.0.0.1"},
+        hosts={str(uploads.server.make_url("/"))},  # an origin: scheme, host and port
     )
-    assert uploads.server is not None
     url = str(uploads.server.make_url("/v3/merchant/media/upload"))
     data = LOGO.read_bytes()
     meta = orjson.dumps({"filename": "logo.png", "sha256": hashlib.sha256(data).hexdigest()})

@@ -220,7 +220,7 @@ async def test_standalone_middleware_with_own_session(fake: FakeWeChat) -> None:
     mw = WeChatPayMiddleware(
         RSASigner("1900000109", keys.merchant.serial, keys.merchant.private_key),
         Verifier({keys.platform.serial: keys.platform.public_key}),
-        hosts={"127.0.0.1"},
+        hosts={fake.base_url},  # an origin: scheme, host and port
     )
     async with aiohttp.ClientSession(middlewares=(mw,)) as session:
         async with session.get(fake.base_url + "v3/own?a=%20b") as resp:

@@ -35,10 +35,11 @@ from .errors import (
 )
 from .middleware import (
     MAX_RESPONSE_SIZE,
-    WECHATPAY_HOSTS,
+    WECHATPAY_ORIGINS,
     RequestContext,
     WeChatPayMiddleware,
     current_context,
+    origin_of,
     read_capped,
 )
 from .notify import Notification, parse_notification, require_keys
@@ -159,16 +160,19 @@ class Client:
             pub_ids = sorted(k for k in self._verifier.serials if k.startswith("PUB_KEY_ID_"))
             if pub_ids:
                 self._base_headers["Wechatpay-Serial"] = pub_ids[-1]
-        base_hosts = {yarl.URL(self.base_url).host or ""}
+        # Issue 11: the Authorization goes to an origin (scheme, host, port), never to a host on any port.
+        base_origins = {origin_of(yarl.URL(self.base_url))}
         if self.backup_base_url:
-            base_hosts.add(yarl.URL(self.backup_base_url).host or "")
-        self._hosts = WECHATPAY_HOSTS | base_hosts
+            base_origins.add(origin_of(yarl.URL(self.backup_base_url)))
+        self._hosts = WECHATPAY_ORIGINS | base_origins
         self._backup_url = yarl.URL(self.backup_base_url) if self.backup_base_url else None
         if not isinstance(max_response_size, int) or max_response_size < 1024:
             raise ConfigError("max_response_size", "must be an integer of at least 1024 bytes")
         self._max_size = max_response_size
         self._middleware = (
-            WeChatPayMiddleware(self._signer, self._verifier, hosts=self._hosts, max_size=max_response_size)
+            WeChatPayMiddleware(
+                self._signer, self._verifier, hosts=self._hosts, max_size=max_response_size
+            )
             if self._signer
             else None
         )
@@ -427,7 +431,7 @@ class Client:
         if self._middleware is None:
             raise ConfigError("serial", "APIv3 calls need serial, private_key and certs")
         self._ensure_open()
-        ctx = RequestContext(extra_hosts=req.extra_hosts | {req.url.host or ""}, sign_body=req.sign_body)
+        ctx = RequestContext(extra_hosts=req.extra_hosts | {origin_of(req.url)}, sign_body=req.sign_body)
         session = self._get_session()
         token = current_context.set(ctx)
         try:

@@ -12,9 +12,18 @@ import yarl
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from . import crypto
-from .errors import ConfigError
+from .errors import ConfigError, TemplateError
+from .middleware import WECHATPAY_HOSTS, Origin, origin_of
 
-__all__ = ["DEFAULT_BASE_URL", "Settings", "check_base_url", "load_certs", "load_key", "make_timeout"]
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "Settings",
+    "check_base_url",
+    "check_origin",
+    "load_certs",
+    "load_key",
+    "make_timeout",
+]
 
 DEFAULT_BASE_URL = "https://api.mch.weixin.qq.com/"
 _MCHID = re.compile(r"^[0-9]{1,32}$")
@@ -99,23 +108,36 @@ def check_base_url(value: Any, name: str = "base_url") -> str:
         raise ConfigError(name, f"is not a URL: {value!r}") from None
     if url.scheme not in ("http", "https") or not url.host:
         raise ConfigError(name, f"must be an absolute http(s) URL, got {value!r}")
+    if url.raw_user is not None or url.raw_password is not None:
+        # "https://api.mch.weixin.qq.com@example.com/" names example.com: refuse what reads like another host.
+        raise ConfigError(name, f"must not carry user information (user@host), got {value!r}")
+    if url.host.lower() in WECHATPAY_HOSTS and url.scheme != "https":
+        raise ConfigError(name, f"WeChat Pay is served over https only, got {value!r}")
     if url.query_string or url.fragment:
         raise ConfigError(name, "must not carry a query or fragment")
     text = str(url.with_query(None).with_fragment(None))
     return text if text.endswith("/") else text + "/"
 
 
-def request_base(opts: Mapping[str, Any], default: str) -> tuple[str, frozenset[str]]:
-    """The base URL for one call (``base_uri`` option or the client's) and the extra host it allows."""
+def request_base(opts: Mapping[str, Any], default: str) -> tuple[str, frozenset[Origin]]:
+    """The base URL for one call (``base_uri`` option or the client's) and the extra origin it allows."""
     if "base_uri" not in opts:
         return default, frozenset()
-    from .errors import TemplateError
-
     try:
         base = check_base_url(opts["base_uri"], "base_uri")
     except ConfigError as exc:
         raise TemplateError(str(exc)) from None
-    return base, frozenset({yarl.URL(base).host or ""})
+    return base, frozenset({origin_of(yarl.URL(base))})
+
+
+def check_origin(url: yarl.URL, allowed: frozenset[Origin], extra: frozenset[Origin]) -> None:
+    """Refuse, before any I/O, a URL whose scheme, host and port are not all those of an allowed origin."""
+    here = origin_of(url)
+    if here not in allowed and here not in extra:
+        raise TemplateError(
+            f"{str(url)!r} is not on a WeChat Pay API host (https, port 443), the base_url or the base_uri "
+            "given (scheme, host and port must all match); the merchant Authorization is never sent elsewhere"
+        )
 
 
 def check_apiv3_key(value: Any) -> str | None:

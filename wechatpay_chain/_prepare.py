@@ -39,7 +39,7 @@ class Prepared:
     body: bytes
     headers: dict[str, str]
     timeout: aiohttp.ClientTimeout | None
-    extra_hosts: frozenset[str]
+    extra_hosts: frozenset[tuple[str, str, int]]  # origins allowed besides the client's
     idempotent: bool
     sign_body: bytes | None = None
     # Files and APIv2 (issue 5): a fresh streamed body per attempt, one-shot bodies, the XML protocol.
@@ -65,6 +65,8 @@ def prepare(client: Client, method: str, template: Template, args: tuple[Any, ..
     base, extra = _config.request_base(opts, client.base_url)
     if path.startswith(("https://", "http://")):
         full = path
+        if "@" in path.split("/", 3)[2]:  # "https://api.mch.weixin.qq.com@example.com/" names example.com
+            raise TemplateError(f"{path.split('@')[-1][:80]!r}: a request URL must not carry user information")
     elif path.startswith("/"):
         origin = yarl.URL(base).origin()
         full = str(origin) + path
@@ -80,12 +82,7 @@ def prepare(client: Client, method: str, template: Template, args: tuple[Any, ..
         if qs:
             full += ("&" if "?" in full else "?") + qs
     url = yarl.URL(full, encoded=True)
-    host = url.host or ""
-    if host not in client._hosts and host not in extra:
-        raise TemplateError(
-            f"{full!r} is not on a WeChat Pay API host, the base_url or the base_uri given; "
-            "the merchant Authorization is never sent elsewhere"
-        )
+    _config.check_origin(url, client._hosts, extra)
     headers = check_headers(opts["headers"]) if "headers" in opts else {}
     body = b""
     payload = opts.get("json")
@@ -120,7 +117,7 @@ def prepare(client: Client, method: str, template: Template, args: tuple[Any, ..
                 sign_body=raw.meta,
                 payload=raw.payload,
                 resendable=raw.resendable,
-                rule=response_rule(url.raw_path),
+                rule=response_rule(method, url.raw_path),
             )
         if isinstance(raw, str):
             body = raw.encode()
@@ -141,5 +138,5 @@ def prepare(client: Client, method: str, template: Template, args: tuple[Any, ..
         timeout=timeout,
         extra_hosts=extra,
         idempotent=is_idempotent(method, template.names, payload, marked),
-        rule=response_rule(url.raw_path),
+        rule=response_rule(method, url.raw_path),
     )

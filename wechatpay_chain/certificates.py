@@ -29,7 +29,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from . import crypto
 from ._template import parse
-from .errors import APIError, ConfigError, DecryptionError, VerificationError, WeChatPayError
+from .errors import APIError, ConfigError, DecryptionError, VerificationError, WeChatPayError, loggable
 from .signing import Verifier
 
 if TYPE_CHECKING:
@@ -299,7 +299,7 @@ class CertificateManager:
         try:
             await self.refresh()
         except WeChatPayError as exc:
-            logger.warning("wechatpay_chain: certificate refresh for unknown serial failed: %s", exc)
+            logger.warning("wechatpay_chain: certificate refresh for unknown serial failed: %s", loggable(exc))
             return False
         return self._verifier.key(serial) is not None
 
@@ -318,7 +318,7 @@ class CertificateManager:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                logger.warning("wechatpay_chain: periodic certificate refresh failed: %s", exc)
+                logger.warning("wechatpay_chain: periodic certificate refresh failed: %s", loggable(exc))
                 delay = self.retry_delay
 
     async def aclose(self) -> None:

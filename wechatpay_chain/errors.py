@@ -203,3 +203,15 @@ class APIv2Error(APIError):
                 self.body,
             ),
         )
+
+
+def loggable(value: object, limit: int = 300) -> str:
+    """``str(value)`` made safe for one log line: control characters escaped, at most ``limit`` characters.
+
+    Error text often quotes what a server or a notification sender wrote, unverified; as is, a newline in it
+    would forge a log line of its own (issue 11).
+    """
+    text = str(value)
+    if not text.isprintable():
+        text = "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
+    return text if len(text) <= limit else text[:limit] + "…"

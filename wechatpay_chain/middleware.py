@@ -13,10 +13,13 @@ what goes on the wire, and it verifies the body bytes before anyone parses them.
 from __future__ import annotations
 
 import contextvars
+import re
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
+from urllib.parse import unquote
 
 import aiohttp
+import yarl
 from aiohttp import ClientRequest, ClientResponse
 
 from . import crypto
@@ -26,8 +29,11 @@ from .signing import Signer, Verifier
 __all__ = [
     "MAX_RESPONSE_SIZE",
     "WECHATPAY_HOSTS",
+    "Origin",
     "RequestContext",
     "WeChatPayMiddleware",
+    "origin_of",
+    "origins",
     "read_capped",
     "response_rule",
 ]
@@ -50,7 +56,35 @@ WECHATPAY_HOSTS = frozenset(
     }
 )
 
-# Endpoints whose 2xx answers carry no signature (files); their content is checked by hash instead.
+#: ``(scheme, host, port)``: the Authorization goes only to an origin configured or documented, never by host alone.
+Origin = tuple[str, str, int]
+
+#: WeChat Pay is reached over https on port 443 only.
+WECHATPAY_ORIGINS: frozenset[Origin] = frozenset(("https", host, 443) for host in WECHATPAY_HOSTS)
+
+
+def origin_of(url: yarl.URL) -> Origin:
+    """``url``'s origin; the port is the scheme's default when none is written."""
+    return (url.scheme, url.host or "", url.port or 0)
+
+
+def origins(hosts: Iterable[str | Origin]) -> frozenset[Origin]:
+    """Allowed origins from host names (https on 443, like WeChat Pay) or URLs (``"http://127.0.0.1:8080"``)."""
+    out = set()
+    for entry in hosts:
+        if isinstance(entry, tuple):
+            out.add(entry)
+        elif "://" in entry:
+            url = yarl.URL(entry)
+            if not url.host or url.scheme not in ("http", "https") or url.raw_user is not None:
+                raise TemplateError(f"hosts: {entry!r} is not an http(s) origin")
+            out.add(origin_of(url))
+        else:
+            out.add(("https", entry.lower(), 443))
+    return frozenset(out)
+
+
+# GET endpoints whose 2xx answers carry no signature (files; protocol.md §2.7): their content is checked by hash.
 _UNSIGNED_EXACT = frozenset(
     {
         "/v3/billdownload/file",
@@ -59,16 +93,27 @@ _UNSIGNED_EXACT = frozenset(
         "/v3/transferdownload/signfile",
     }
 )
-_IMAGE_PREFIXES = ("/v3/merchant-service/images/", "/v3/global/merchant-service/images/")
+# Complaint image download, GET /v3/[global/]merchant-service/images/{media_id}: exactly one media_id segment.
+_IMAGE = re.compile(r"/v3/(?:global/)?merchant-service/images/([A-Za-z0-9_=+\-][A-Za-z0-9_=+.\-]*)")
 _STATEMENT_PATHS = frozenset({"/v3/global/statements", "/hk/v3/statements", "/v3/statements"})
 
 
-def response_rule(path: str) -> str:
-    """How a 2xx answer on ``path`` is checked: ``"verify"``, ``"unsigned"`` (file) or ``"statement"``."""
+def response_rule(method: str, raw_path: str) -> str:
+    """How a 2xx answer is checked: ``"verify"``, ``"unsigned"`` (a file) or ``"statement"``.
+
+    ``raw_path`` is the path as sent (percent-encoded, no query). It is decoded here, once, the way the server
+    will read it, so the client and the standalone middleware classify the same string. Only a GET on one of
+    the documented download patterns goes unverified; anything else (another method, ``images/upload``,
+    ``images/%75pload``, an extra segment) is verified like every other answer (issue 11).
+    """
+    if method != "GET":
+        return "verify"
+    path = unquote(raw_path) if "%" in raw_path else raw_path
     if path in _UNSIGNED_EXACT:
         return "unsigned"
-    if path.startswith(_IMAGE_PREFIXES) and not path.endswith("/upload"):
-        return "unsigned"
+    if "merchant-service/images/" in path:
+        match = _IMAGE.fullmatch(path)
+        return "unsigned" if match is not None and match.group(1) != "upload" else "verify"
     if path in _STATEMENT_PATHS:
         return "statement"
     return "verify"
@@ -95,7 +140,7 @@ class RequestContext:
 
     def __init__(
         self,
-        extra_hosts: frozenset[str] = frozenset(),
+        extra_hosts: frozenset[Origin] = frozenset(),
         sign_body: bytes | None = None,
         verify: bool = True,
         *,
@@ -103,6 +148,7 @@ class RequestContext:
         rule: str | None = None,
         resend: bool = True,
     ) -> None:
+        #: Origins allowed for this request besides the middleware's own (a per-request ``base_uri``).
         self.extra_hosts = extra_hosts
         self.sign_body = sign_body
         self.verify = verify
@@ -119,6 +165,12 @@ class RequestContext:
 current_context: contextvars.ContextVar[RequestContext | None] = contextvars.ContextVar(
     "wechatpay_chain_request", default=None
 )
+# Set by the standalone middleware when an answer redirects to another origin: (from, to). aiohttp follows the
+# redirect in the same task, through the middleware again, which must then not sign for the new origin.
+_redirected: contextvars.ContextVar[tuple[Origin, Origin] | None] = contextvars.ContextVar(
+    "wechatpay_chain_redirect", default=None
+)
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
 
 async def read_capped(resp: ClientResponse, limit: int) -> bytes:
@@ -129,7 +181,9 @@ async def read_capped(resp: ClientResponse, limit: int) -> bytes:
     if resp._body is not None:  # already read (and cached) by the middleware
         return resp._body
     declared = resp.content_length
-    if declared is not None:
+    # Content-Length counts the bytes on the wire; with a Content-Encoding aiohttp inflates them, so a small
+    # gzip answer can become gigabytes: then only the decoded bytes counted below are trusted (issue 11).
+    if declared is not None and "Content-Encoding" not in resp.headers:
         if declared > limit:
             resp.release()
             raise VerificationError(
@@ -191,26 +245,24 @@ class WeChatPayMiddleware:
         signer: Signer,
         verifier: Verifier | None,
         *,
-        hosts: Iterable[str] = WECHATPAY_HOSTS,
+        hosts: Iterable[str | Origin] = WECHATPAY_HOSTS,
         on_unknown_serial: Callable[[str], Awaitable[bool]] | None = None,
         max_size: int = MAX_RESPONSE_SIZE,
     ) -> None:
         self.max_size = max_size
         self.signer = signer
         self.verifier = verifier
-        self.hosts = frozenset(hosts)
+        #: Origins that may receive the Authorization: ``hosts`` entries are host names (https, port 443) or
+        #: origins such as ``"http://127.0.0.1:8080"``; scheme, host and port must all match.
+        self.hosts = origins(hosts)
         #: Called with the unknown serial (e.g. to re-download platform certificates); ``True`` = retry verify once.
         self.on_unknown_serial = on_unknown_serial
 
     async def __call__(self, req: ClientRequest, handler: Handler) -> ClientResponse:
         ctx = current_context.get()
-        if ctx is None or not ctx.host_checked:
-            host = req.url.host or ""
-            if host not in self.hosts and (ctx is None or host not in ctx.extra_hosts):
-                raise TemplateError(
-                    f"refusing to send the merchant Authorization to {host!r}: not a WeChat Pay API host, "
-                    "the client's base_url, or a per-request base_uri"
-                )
+        standalone = ctx is None or not ctx.host_checked
+        if standalone:
+            self._check_origin(req, ctx)
         if ctx is not None and ctx.sign_body is not None:
             body = ctx.sign_body
         else:
@@ -225,12 +277,44 @@ class WeChatPayMiddleware:
         resp = await handler(req)
         if ctx is not None:
             ctx.status = resp.status
+        if standalone and resp.status in _REDIRECTS:
+            self._note_redirect(req, resp)
         if 200 <= resp.status < 300 and self.verifier is not None and (ctx is None or ctx.verify):
-            rule = ctx.rule if ctx is not None and ctx.rule is not None else response_rule(req.url.path)
+            rule = ctx.rule if ctx is not None and ctx.rule is not None else response_rule(req.method, req.url.raw_path)
             serial = await self._verify(rule, resp)
             if ctx is not None:
                 ctx.verified_serial = serial
         return resp
+
+    def _check_origin(self, req: ClientRequest, ctx: RequestContext | None) -> None:
+        """Without the client's checks: the exact origin must be allowed, and a redirect must keep its origin."""
+        here = origin_of(req.url)
+        redirect = _redirected.get()
+        if redirect is not None:
+            _redirected.set(None)
+            if redirect[1] == here:
+                raise TemplateError(
+                    f"refusing to sign a redirect from {_show(redirect[0])} to {_show(here)}: "
+                    "the merchant Authorization stays with the origin it was made for"
+                )
+        if here not in self.hosts and (ctx is None or here not in ctx.extra_hosts):
+            raise TemplateError(
+                f"refusing to send the merchant Authorization to {_show(here)}: not a WeChat Pay API host "
+                "(https, port 443), the client's base_url, or a per-request base_uri (scheme, host and port must match)"
+            )
+
+    @staticmethod
+    def _note_redirect(req: ClientRequest, resp: ClientResponse) -> None:
+        location = resp.headers.get("Location")
+        if not location:
+            return
+        try:
+            target = origin_of(req.url.join(yarl.URL(location)))
+        except ValueError:
+            return
+        here = origin_of(req.url)
+        if target != here:
+            _redirected.set((here, target))
 
     async def _verify(self, rule: str, resp: ClientResponse) -> str | None:
         assert self.verifier is not None  # noqa: S101 - checked by the caller
@@ -262,3 +346,8 @@ class WeChatPayMiddleware:
 
     def __repr__(self) -> str:
         return f"WeChatPayMiddleware(signer={self.signer!r}, verifier={self.verifier!r})"
+
+
+def _show(origin: Origin) -> str:
+    scheme, host, port = origin
+    return f"{scheme}://{host}:{port}"

@@ -21,7 +21,7 @@ import orjson
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from . import crypto
-from .errors import ConfigError, DecryptionError, VerificationError, WeChatPayError
+from .errors import ConfigError, DecryptionError, VerificationError, WeChatPayError, loggable
 from .signing import AUTH_SCHEME, Verifier
 
 if TYPE_CHECKING:
@@ -260,7 +260,7 @@ def respond_sync(
 
 def _rejected(exc: WeChatPayError) -> tuple[int, bytes]:
     status, message = reply_for(exc)
-    logger.warning("wechatpay_chain: rejected notification: %s", exc)
+    logger.warning("wechatpay_chain: rejected notification: %s", loggable(exc))
     return status, fail_body(message)
 
 

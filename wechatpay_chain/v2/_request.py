@@ -98,8 +98,7 @@ def prepare_v2(client: Client, method: str, template: Template, path: str, opts:
     if opts.get("query"):
         full += ("&" if "?" in full else "?") + build_query(opts["query"])
     url = yarl.URL(full, encoded=True)
-    if (url.host or "") not in client._hosts and (url.host or "") not in extra:
-        raise TemplateError(f"{full!r} is not on a WeChat Pay API host, the base_url or the base_uri given")
+    _config.check_origin(url, client._hosts, extra)
     ssl_context = None
     if opts.get("security"):
         tls = client._merchant_tls
