@@ -72,31 +72,24 @@ def prepare_v2(client: Client, method: str, template: Template, path: str, opts:
     for name in ("json", "body", "validate"):
         if name in opts:
             raise TemplateError(f"option {name!r} is APIv3-only; APIv2 calls take xml={{...}}")
-    document = opts.get("xml")
-    if document is None:
-        document = {}
-    if not isinstance(document, Mapping):
-        raise TemplateError(f"xml must be a mapping of field → value, not {type(document).__name__}")
-    data: dict[str, Any] = {k: v for k, v in document.items() if v is not None}
-    if "sign" in data:
-        raise TemplateError("xml must not carry 'sign': it is computed from the APIv2 key")
-    for field in _MCH_FIELDS:
-        if field in data and str(data[field]) != client.mchid:
-            raise TemplateError(f"xml {field}={data[field]!r} differs from the client's mchid {client.mchid!r}")
-    if not opts.get("nonceless"):
+    data = _document(method, opts)
+    mch = next((data[f] for f in _MCH_FIELDS if f in data), None)  # as PHP: the first of them present
+    if mch is not None and str(mch) != client.mchid:
+        raise TemplateError(f"mch_id {mch!r} differs from the client's mchid {client.mchid!r}")
+    if opts.get("nonceless") is None:  # PHP's isset(): present and not null, whatever its value
         data.setdefault("nonce_str", crypto.nonce(32))
-    data["sign"] = sign(data, key)
+    data["sign"] = sign(data, key)  # in place: a caller's stale sign is replaced where it stood
     base, extra = _config.request_base(opts, client.base_url)
     full = base + path
     headers = dict(_V2_HEADERS)
     headers.update(check_headers(opts["headers"]) if "headers" in opts else {})
     body = b""
     if method == "GET":
-        full += "?" + build_query(data)
+        full += ("&" if "?" in full else "?") + build_query(data)
     else:
         body = to_xml(data)
-    if opts.get("query"):
-        full += ("&" if "?" in full else "?") + build_query(opts["query"])
+        if opts.get("query"):
+            full += ("&" if "?" in full else "?") + build_query(opts["query"])
     url = yarl.URL(full, encoded=True)
     _config.check_origin(url, client._hosts, extra)
     ssl_context = None
@@ -125,6 +118,21 @@ def prepare_v2(client: Client, method: str, template: Template, path: str, opts:
         ssl=ssl_context,
         finish=lambda response: finish_v2(response, key, answer_path, algorithm),
     )
+
+
+def _document(method: str, opts: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields to sign: ``xml`` (POST), or for GET the ``query`` (wechatpay-php 1.4.12) or ``xml``."""
+    name = "query" if method == "GET" and opts.get("query") is not None else "xml"
+    if method == "GET" and name == "query" and opts.get("xml") is not None:
+        raise TemplateError("an APIv2 GET sends its fields in the query: give query={...} or xml={...}, not both")
+    document = opts.get(name)
+    if document is None:
+        document = {}
+    if isinstance(document, list | tuple) and name == "query":
+        document = dict(document)
+    if not isinstance(document, Mapping):
+        raise TemplateError(f"{name} must be a mapping of field → value, not {type(document).__name__}")
+    return {k: v for k, v in document.items() if v is not None}
 
 
 def finish_v2(response: Response, key: str, path: str, sign_type: str = MD5) -> Response:

@@ -13,21 +13,25 @@ from typing import Any
 
 from ..errors import TemplateError
 
-__all__ = ["HMAC_SHA256", "MD5", "algorithm_for", "sign", "string_to_sign", "verify"]
+__all__ = ["HMAC_SHA256", "MD5", "algorithm_for", "query_string_like", "sign", "string_to_sign", "verify"]
 
 MD5 = "MD5"
 HMAC_SHA256 = "HMAC-SHA256"
 
 
-def string_to_sign(data: Mapping[str, Any], key: str) -> str:
-    """``stringSignTemp``: sorted ``k=v`` of non-empty fields except ``sign``, then ``&key=<key>``."""
-    pairs = [
+def query_string_like(data: Mapping[str, Any]) -> str:
+    """``k=v&…`` of the fields in their given order, leaving out ``sign`` and empty or nested values."""
+    return "&".join(
         f"{k}={v}"
-        for k, v in sorted(data.items(), key=lambda kv: kv[0].encode())
+        for k, v in data.items()
         if k != "sign" and v is not None and v != "" and not isinstance(v, dict | list)
-    ]
-    pairs.append(f"key={key}")
-    return "&".join(pairs)
+    )
+
+
+def string_to_sign(data: Mapping[str, Any], key: str) -> str:
+    """``stringSignTemp``: byte-sorted ``k=v`` of non-empty fields except ``sign``, then ``&key=<key>``."""
+    pairs = query_string_like(dict(sorted(data.items(), key=lambda kv: kv[0].encode())))
+    return f"{pairs}&key={key}" if pairs else f"key={key}"
 
 
 def sign(data: Mapping[str, Any], key: str, sign_type: str | None = None) -> str:
