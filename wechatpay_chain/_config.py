@@ -70,8 +70,8 @@ def load_key(private_key: Any, passphrase: str | bytes | None) -> rsa.RSAPrivate
         return crypto.load_private_key(private_key, passphrase)
     except ValueError as exc:
         raise ConfigError("private_key", str(exc)) from None
-    except TypeError:
-        raise ConfigError("private_key", f"unsupported type {type(private_key).__name__}") from None
+    except TypeError as exc:
+        raise ConfigError("private_key", str(exc)) from None
 
 
 def load_certs(certs: Any, merchant_serial: str | None) -> dict[str, rsa.RSAPublicKey]:

@@ -6,6 +6,7 @@ that are neither options nor placeholders of the template are typos and raise be
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -59,12 +60,31 @@ def split_options(
         elif key in OPTION_KEYS:
             opts[key] = value
         else:
-            valid = ", ".join(sorted(names)) or "(none)"
-            raise TemplateError(
-                f"unknown option {key!r} for {template.source!r}; placeholders: {valid}; "
-                f"options: {', '.join(sorted(OPTION_KEYS))}"
-            )
+            raise unknown_option(key, template)
     return values, opts
+
+
+def _spelling(key: str) -> str:
+    """Fold case, dashes and camelCase so ``outTradeNo``/``out-trade-no`` meet ``out_trade_no``."""
+    return "".join(c for c in key if c.isalnum()).lower()
+
+
+def unknown_option(key: object, template: Template) -> TemplateError:
+    """A :class:`TemplateError` naming the unknown key, with the closest placeholder or option (difflib)."""
+    names = sorted(template.names)
+    if not isinstance(key, str):
+        return TemplateError(f"option names must be strings, got {key!r} for {template.source!r}")
+    candidates = [*names, *sorted(OPTION_KEYS)]
+    folded = {_spelling(name): name for name in candidates}
+    close = folded.get(_spelling(key)) or next(iter(difflib.get_close_matches(key, candidates, n=1, cutoff=0.7)), None)
+    hint = ""
+    if close is not None:
+        hint = f"did you mean the {'placeholder' if close in template.names else 'option'} {close!r}? "
+    valid = ", ".join(names) or "(none)"
+    return TemplateError(
+        f"unknown option {key!r} for {template.source!r}: {hint}placeholders: {valid}; "
+        f"options: {', '.join(sorted(OPTION_KEYS))}"
+    )
 
 
 def _pairs(query: Any) -> Iterable[tuple[str, Any]]:

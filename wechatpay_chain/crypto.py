@@ -22,7 +22,9 @@ from cryptography.hazmat.primitives import padding as sym_padding
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.serialization import pkcs12
 
+from ._keyfile import Source, describe, pkcs12_hint, read_source
 from .errors import DecryptionError
 
 __all__ = [
@@ -51,7 +53,8 @@ __all__ = [
 PrivateKey = rsa.RSAPrivateKey
 PublicKey = rsa.RSAPublicKey
 KeyInput = str | bytes | os.PathLike[str] | rsa.RSAPrivateKey | tuple[Any, Any]
-PublicKeyInput = str | bytes | os.PathLike[str] | rsa.RSAPublicKey | x509.Certificate
+"""What :func:`load_private_key` (and every function taking a merchant key) accepts."""
+PublicKeyInput = str | bytes | os.PathLike[str] | rsa.RSAPublicKey | rsa.RSAPrivateKey | x509.Certificate
 
 _OAEP = padding.OAEP(mgf=padding.MGF1(algorithm=hashes.SHA1()), algorithm=hashes.SHA1(), label=None)  # noqa: S303
 _PKCS1 = padding.PKCS1v15()
@@ -59,38 +62,6 @@ _SHA256 = hashes.SHA256()
 
 _PSEUDO_PRIVATE = ("private.pkcs1://", "private.pkcs8://")
 _PSEUDO_PUBLIC = ("public.pkcs1://", "public.spki://")
-
-
-def _read_source(thing: str | bytes | os.PathLike[str], what: str) -> bytes:
-    """Turn a ``file://`` URL, a path object, or PEM text into bytes."""
-    if isinstance(thing, os.PathLike):
-        thing = os.fspath(thing)
-    if isinstance(thing, str) and thing.startswith("file://"):
-        path = thing[len("file://") :]
-        try:
-            with open(path, "rb") as fh:
-                return fh.read()
-        except OSError as exc:
-            raise ValueError(f"cannot read {what} file {path!r}: {exc.strerror or exc}") from None
-    if isinstance(thing, str):
-        if "-----BEGIN" not in thing and os.path.isfile(thing):
-            with open(thing, "rb") as fh:
-                return fh.read()
-        return thing.encode()
-    if isinstance(thing, bytes | bytearray | memoryview):
-        return bytes(thing)
-    raise TypeError(f"expected {what} as PEM text, bytes, a path or a file:// URL, got {type(thing).__name__}")
-
-
-def _describe(data: bytes) -> str:
-    """Say what an unusable key input looked like, without echoing key material."""
-    head = data.lstrip()[:40]
-    if head.startswith(b"-----BEGIN "):
-        label = head[len(b"-----BEGIN ") :].split(b"-----", 1)[0].decode("ascii", "replace")
-        return f"a PEM block labelled {label!r}"
-    if not data.strip():
-        return "an empty value"
-    return f"{len(data)} bytes that are not PEM"
 
 
 def _b64der(data: str, what: str) -> bytes:
@@ -103,21 +74,27 @@ def _b64der(data: str, what: str) -> bytes:
 def load_private_key(thing: KeyInput, passphrase: str | bytes | None = None) -> rsa.RSAPrivateKey:
     """Load the merchant RSA private key from any form users keep it in.
 
-    Accepts a key object, ``file:///path``, a path, PEM text or bytes (PKCS#8, PKCS#1, encrypted PKCS#8
-    with ``passphrase``, or PHP's ``(key, passphrase)`` pair), or ``private.pkcs1://``/``private.pkcs8://`` +
-    base64 DER.
-    Raises ``ValueError`` saying what the input looked like and what was expected.
+    Accepts a key object, ``pathlib.Path``, a relative or absolute path, ``file:///path``, PEM text or bytes
+    (PKCS#8, PKCS#1, encrypted PKCS#8 with ``passphrase``, or PHP's ``(key, passphrase)`` pair), DER bytes,
+    ``private.pkcs1://``/``private.pkcs8://`` + base64 DER, or a PKCS#12 bundle with its password as
+    ``passphrase``. Raises ``ValueError`` naming the file and saying what the input looked like.
     """
     if isinstance(thing, rsa.RSAPrivateKey):
         return thing
     if isinstance(thing, rsa.RSAPublicKey):
         raise ValueError("expected an RSA private key, got a public key")
+    if isinstance(thing, x509.Certificate):
+        raise ValueError(
+            "expected a private key, got a certificate (apiclient_cert.pem is the public half; the key is "
+            "apiclient_key.pem)"
+        )
     if isinstance(thing, tuple):
         # PHP's ``[pem-or-file, passphrase]`` form for encrypted keys.
         if len(thing) != 2 or passphrase is not None:
             raise ValueError("expected (key, passphrase): a pair, and no separate passphrase argument")
         thing, passphrase = thing
     password = passphrase.encode() if isinstance(passphrase, str) else passphrase
+    key: object
     if isinstance(thing, str) and thing.startswith(_PSEUDO_PRIVATE):
         prefix, rest = thing.split("://", 1)
         der = _b64der(rest, prefix)
@@ -126,39 +103,74 @@ def load_private_key(thing: KeyInput, passphrase: str | bytes | None = None) -> 
         except (ValueError, TypeError, UnsupportedAlgorithm):
             raise ValueError(f"{prefix}:// payload is not a DER private key") from None
     else:
-        data = _read_source(cast("str | bytes | os.PathLike[str]", thing), "private key")
-        if b"-----BEGIN" not in data:
-            raise ValueError(
-                f"expected a PEM private key (BEGIN PRIVATE KEY / BEGIN RSA PRIVATE KEY), got {_describe(data)}"
-            )
-        if (b"PUBLIC KEY-----" in data or b"CERTIFICATE-----" in data) and b"PRIVATE KEY-----" not in data:
-            raise ValueError(f"expected a private key, got {_describe(data)} (that is the public half)")
-        try:
-            key = serialization.load_pem_private_key(data, password=password)
-        except TypeError as exc:
-            if "encrypted" in str(exc).lower() and password is None:
-                raise ValueError("the private key is encrypted: give its passphrase") from None
-            raise ValueError("the private key is not encrypted: drop the passphrase") from None
-        except (ValueError, UnsupportedAlgorithm) as exc:
-            if password is not None and "password" in str(exc).lower():
-                raise ValueError("wrong passphrase for the encrypted private key") from None
-            raise ValueError(f"could not parse the private key ({_describe(data)})") from None
+        source = read_source(cast("str | bytes | os.PathLike[str]", thing), "private key")
+        key = _pem_private_key(source, password) if b"-----BEGIN" in source.data else _der_private_key(source, password)
     if not isinstance(key, rsa.RSAPrivateKey):
         raise ValueError(f"expected an RSA private key, got {type(key).__name__}")
     return key
+
+
+def _pem_private_key(source: Source, password: bytes | None) -> object:
+    data, where = source.data, source.where()
+    if (b"PUBLIC KEY-----" in data or b"CERTIFICATE-----" in data) and b"PRIVATE KEY-----" not in data:
+        hint = "; the merchant key is apiclient_key.pem, not apiclient_cert.pem" if b"CERTIFICATE-----" in data else ""
+        raise ValueError(f"expected a private key, got {describe(data)}{where} (that is the public half){hint}")
+    try:
+        return serialization.load_pem_private_key(data, password=password)
+    except TypeError as exc:
+        if "encrypted" in str(exc).lower() and password is None:
+            raise ValueError(f"the private key{where} is encrypted: give its passphrase") from None
+        raise ValueError(f"the private key{where} is not encrypted: drop the passphrase") from None
+    except (ValueError, UnsupportedAlgorithm) as exc:
+        if password is not None and "password" in str(exc).lower():
+            raise ValueError(f"wrong passphrase for the encrypted private key{where}") from None
+        raise ValueError(f"could not parse the private key{where} ({describe(data)})") from None
+
+
+def _der_private_key(source: Source, password: bytes | None) -> object:
+    """Binary input: a DER key, a PKCS#12 bundle (key read with ``password``), or a clear refusal."""
+    data, where = source.data, source.where()
+    if data[:1] == b"\x30":
+        try:
+            return serialization.load_der_private_key(data, password=password)
+        except (ValueError, TypeError, UnsupportedAlgorithm):
+            pass
+        try:
+            x509.load_der_x509_certificate(data)
+        except ValueError:
+            pass
+        else:
+            raise ValueError(f"expected a private key, got a DER certificate{where} (the public half)")
+        try:
+            key, _cert, _extra = pkcs12.load_key_and_certificates(data, password)
+        except ValueError as exc:
+            if "password" in str(exc).lower():
+                if password is not None:
+                    raise ValueError(f"wrong passphrase for the PKCS#12 bundle{where}") from None
+                raise ValueError(pkcs12_hint(source.path)) from None
+        else:
+            if key is None:
+                raise ValueError(f"the PKCS#12 bundle{where} holds no private key")
+            return key
+    if source.path and source.path.lower().endswith((".p12", ".pfx")):
+        raise ValueError(pkcs12_hint(source.path))
+    raise ValueError(
+        f"expected a PEM private key (BEGIN PRIVATE KEY / BEGIN RSA PRIVATE KEY), got {describe(data)}{where}"
+    )
 
 
 def load_certificate(thing: str | bytes | os.PathLike[str] | x509.Certificate) -> x509.Certificate:
     """Load an X.509 certificate from ``file://``, a path, PEM or DER bytes."""
     if isinstance(thing, x509.Certificate):
         return thing
-    data = _read_source(thing, "certificate")
+    source = read_source(thing, "certificate")
+    data = source.data
     try:
         if b"-----BEGIN CERTIFICATE" in data:
             return x509.load_pem_x509_certificate(data)
         return x509.load_der_x509_certificate(data)
     except ValueError:
-        raise ValueError(f"expected an X.509 certificate, got {_describe(data)}") from None
+        raise ValueError(f"expected an X.509 certificate, got {describe(data)}{source.where()}") from None
 
 
 def load_public_key(thing: PublicKeyInput) -> rsa.RSAPublicKey:
@@ -169,7 +181,7 @@ def load_public_key(thing: PublicKeyInput) -> rsa.RSAPublicKey:
     if isinstance(thing, rsa.RSAPublicKey):
         return thing
     key: object
-    if isinstance(thing, x509.Certificate):
+    if isinstance(thing, rsa.RSAPrivateKey | x509.Certificate):
         key = thing.public_key()
     elif isinstance(thing, str) and thing.startswith(_PSEUDO_PUBLIC):
         prefix, rest = thing.split("://", 1)
@@ -183,7 +195,8 @@ def load_public_key(thing: PublicKeyInput) -> rsa.RSAPublicKey:
         except (ValueError, UnsupportedAlgorithm):
             raise ValueError(f"{prefix}:// payload is not a DER public key") from None
     else:
-        data = _read_source(thing, "public key")
+        source = read_source(thing, "public key")
+        data = source.data
         try:
             if b"-----BEGIN CERTIFICATE" in data:
                 key = x509.load_pem_x509_certificate(data).public_key()
@@ -195,13 +208,13 @@ def load_public_key(thing: PublicKeyInput) -> rsa.RSAPublicKey:
                 raise ValueError("not PEM")
         except UnsupportedAlgorithm:
             raise ValueError(
-                f"expected an RSA public key, got {_describe(data)} whose key algorithm is not supported "
-                "(only RSA; national-crypto SM2 keys are not)"
+                f"expected an RSA public key, got {describe(data)}{source.where()} whose key algorithm is not "
+                "supported (only RSA; national-crypto SM2 keys are not)"
             ) from None
         except ValueError:
             raise ValueError(
                 "expected a certificate or public key (BEGIN CERTIFICATE / BEGIN PUBLIC KEY / "
-                f"BEGIN RSA PUBLIC KEY), got {_describe(data)}"
+                f"BEGIN RSA PUBLIC KEY), got {describe(data)}{source.where()}"
             ) from None
     if not isinstance(key, rsa.RSAPublicKey):
         raise ValueError(f"expected an RSA public key, got {type(key).__name__}")
@@ -220,13 +233,17 @@ def certificate_serial(cert: x509.Certificate) -> str:
     return format(cert.serial_number, "X")
 
 
-def rsa_sign(message: bytes | str, key: rsa.RSAPrivateKey) -> str:
-    """SHA256withRSA (PKCS#1 v1.5) signature, base64."""
+def rsa_sign(message: bytes | str, key: KeyInput) -> str:
+    """SHA256withRSA (PKCS#1 v1.5) signature, base64. ``key``: a key object or what :func:`load_private_key` takes."""
     data = message.encode() if isinstance(message, str) else message
-    return base64.b64encode(key.sign(data, _PKCS1, _SHA256)).decode("ascii")
+    try:
+        raw = cast(rsa.RSAPrivateKey, key).sign(data, _PKCS1, _SHA256)
+    except AttributeError:  # a path, file:// URL or PEM where a key object was expected: load it (or say why not)
+        raw = load_private_key(key).sign(data, _PKCS1, _SHA256)
+    return base64.b64encode(raw).decode("ascii")
 
 
-def rsa_verify(message: bytes | str, signature: str, key: rsa.RSAPublicKey) -> bool:
+def rsa_verify(message: bytes | str, signature: str, key: PublicKeyInput) -> bool:
     """Check a base64 SHA256withRSA signature. Malformed base64 (e.g. probe signatures) is ``False``."""
     data = message.encode() if isinstance(message, str) else message
     try:
@@ -234,30 +251,34 @@ def rsa_verify(message: bytes | str, signature: str, key: rsa.RSAPublicKey) -> b
     except (binascii.Error, ValueError):
         return False
     try:
-        key.verify(raw, data, _PKCS1, _SHA256)
+        cast(rsa.RSAPublicKey, key).verify(raw, data, _PKCS1, _SHA256)
     except InvalidSignature:
         return False
+    except AttributeError:  # not a key object: a certificate, path or PEM
+        return rsa_verify(data, signature, load_public_key(key))
     return True
 
 
-def rsa_encrypt(plaintext: str | bytes, key: rsa.RSAPublicKey) -> str:
+def rsa_encrypt(plaintext: str | bytes, key: PublicKeyInput) -> str:
     """RSA-OAEP (SHA-1, MGF1-SHA-1) for sensitive fields, base64. Empty input stays empty."""
     data = plaintext.encode() if isinstance(plaintext, str) else plaintext
     if not data:
         return ""
-    limit = key.key_size // 8 - 42
+    public = load_public_key(key)
+    limit = public.key_size // 8 - 42
     if len(data) > limit:
         raise ValueError(f"RSA-OAEP can encrypt at most {limit} bytes with this key, got {len(data)}")
-    return base64.b64encode(key.encrypt(data, _OAEP)).decode("ascii")
+    return base64.b64encode(public.encrypt(data, _OAEP)).decode("ascii")
 
 
-def rsa_decrypt(ciphertext: str, key: rsa.RSAPrivateKey) -> str:
+def rsa_decrypt(ciphertext: str, key: KeyInput) -> str:
     """Decrypt an RSA-OAEP (SHA-1) base64 ciphertext. PKCS#1 v1.5 padding is deliberately not offered."""
     if not ciphertext:
         return ""
+    private = load_private_key(key)
     try:
         raw = base64.b64decode(ciphertext, validate=True)
-        return key.decrypt(raw, _OAEP).decode("utf-8")
+        return private.decrypt(raw, _OAEP).decode("utf-8")
     except (binascii.Error, ValueError, UnicodeDecodeError):
         raise DecryptionError("RSA-OAEP decryption failed (wrong key or tampered ciphertext)") from None
 

@@ -7,7 +7,8 @@ those ``wx.requestPayment`` / ``WXPayEntryActivity`` expect, so the dicts can be
 
 from __future__ import annotations
 
-from cryptography.hazmat.primitives.asymmetric import rsa
+from collections.abc import Mapping
+from typing import Any
 
 from . import crypto
 
@@ -30,23 +31,39 @@ def _check(name: str, value: str) -> str:
     return value
 
 
+def _prepay_id(value: object) -> str:
+    """The bare prepay id from ``"wx…"``, ``"prepay_id=wx…"`` (the JSAPI package) or the prepay answer dict."""
+    if isinstance(value, Mapping):
+        if "prepay_id" not in value:
+            raise ValueError(f"prepay_id: the mapping given has no 'prepay_id' member (keys: {sorted(value)[:8]})")
+        value = value["prepay_id"]
+    if not isinstance(value, str):
+        raise ValueError(f"prepay_id must be the id string WeChat Pay returned, not {type(value).__name__}")
+    text = _check("prepay_id", value)
+    bare = text.removeprefix("prepay_id=")
+    if not bare or "=" in bare or "&" in bare:
+        raise ValueError(f"prepay_id must be the id WeChat Pay returned (wx…), got {text!r:.60}")
+    return bare
+
+
 def jsapi_params(
     appid: str,
-    prepay_id: str,
-    private_key: rsa.RSAPrivateKey,
+    prepay_id: str | Mapping[str, Any],
+    private_key: crypto.KeyInput,
     *,
     timestamp: int | str | None = None,
     nonce: str | None = None,
 ) -> dict[str, str]:
     """Parameters for ``WeixinJSBridge.invoke('getBrandWCPayRequest')`` / ``wx.requestPayment``.
 
-    ``prepay_id`` is the bare id returned by ``/v3/pay/transactions/jsapi`` (``prepay_id=`` is added here).
+    ``prepay_id`` is the id returned by ``/v3/pay/transactions/jsapi`` (bare or already as ``prepay_id=wx…``,
+    or that answer's dict); ``private_key`` is the key object or anything :func:`crypto.load_private_key` takes.
     """
     _check("appid", appid)
-    _check("prepay_id", prepay_id)
+    bare = _prepay_id(prepay_id)
     ts = str(crypto.timestamp() if timestamp is None else timestamp)
     nc = _check("nonce", nonce) if nonce is not None else crypto.nonce()
-    package = f"prepay_id={prepay_id}"
+    package = f"prepay_id={bare}"
     return {
         "appId": appid,
         "timeStamp": ts,
@@ -60,16 +77,19 @@ def jsapi_params(
 def app_params(
     appid: str,
     mchid: str,
-    prepay_id: str,
-    private_key: rsa.RSAPrivateKey,
+    prepay_id: str | Mapping[str, Any],
+    private_key: crypto.KeyInput,
     *,
     timestamp: int | str | None = None,
     nonce: str | None = None,
 ) -> dict[str, str]:
-    """Parameters for the APP SDK's ``PayReq`` (``partnerid`` is the merchant id, ``package`` is fixed)."""
+    """Parameters for the APP SDK's ``PayReq`` (``partnerid`` is the merchant id, ``package`` is fixed).
+
+    ``prepay_id`` as for :func:`jsapi_params` (the APP form carries it bare).
+    """
     _check("appid", appid)
     _check("mchid", mchid)
-    _check("prepay_id", prepay_id)
+    prepay_id = _prepay_id(prepay_id)
     ts = str(crypto.timestamp() if timestamp is None else timestamp)
     nc = _check("nonce", nonce) if nonce is not None else crypto.nonce()
     return {

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Mapping
-from typing import Protocol
+from typing import Protocol, cast
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -36,20 +36,35 @@ PROBE_PREFIX = "WECHATPAY/SIGNTEST/"
 _AUTH_PAIR = re.compile(r'([a-z_]+)="([^"]*)"')
 
 
-def request_message(method: str, target: str, timestamp: int | str, nonce: str, body: bytes = b"") -> bytes:
+def _body_bytes(body: object) -> bytes:
+    """A body as the bytes that were (or will be) on the wire; text is taken as its UTF-8 encoding."""
+    if isinstance(body, bytes):
+        return body
+    if isinstance(body, str):
+        return body.encode()
+    if isinstance(body, bytearray | memoryview):
+        return bytes(body)
+    raise TypeError(
+        f"body must be the exact bytes sent or received (or str, taken as UTF-8), not {type(body).__name__}; "
+        "sign and verify the raw body, never a re-serialised dict"
+    )
+
+
+def request_message(method: str, target: str, timestamp: int | str, nonce: str, body: bytes | str = b"") -> bytes:
     """``METHOD\\nTARGET\\nTIMESTAMP\\nNONCE\\nBODY\\n`` as bytes; ``target`` is the raw path+query sent."""
     return b"%s\n%s\n%s\n%s\n%s\n" % (
         method.upper().encode(),
         target.encode(),
         str(timestamp).encode(),
         nonce.encode(),
-        body,
+        body if type(body) is bytes else _body_bytes(body),
     )
 
 
-def response_message(timestamp: int | str, nonce: str, body: bytes) -> bytes:
-    """``TIMESTAMP\\nNONCE\\nBODY\\n``: what a response or notification signature covers."""
-    return b"%s\n%s\n%s\n" % (str(timestamp).encode(), nonce.encode(), body)
+def response_message(timestamp: int | str, nonce: str, body: bytes | str) -> bytes:
+    """``TIMESTAMP\\nNONCE\\nBODY\\n``: what a response or notification signature covers (str body = UTF-8)."""
+    data = body if type(body) is bytes else _body_bytes(body)
+    return b"%s\n%s\n%s\n" % (str(timestamp).encode(), nonce.encode(), data)
 
 
 def authorization(mchid: str, nonce: str, timestamp: int | str, serial: str, signature: str) -> str:
@@ -84,14 +99,14 @@ class RSASigner:
         self,
         mchid: str,
         serial: str,
-        private_key: rsa.RSAPrivateKey,
+        private_key: crypto.KeyInput,
         *,
         clock: Callable[[], float] = time.time,
         nonce_factory: Callable[[], str] = crypto.nonce,
     ) -> None:
         self.mchid = mchid
         self.serial = serial
-        self._key = private_key
+        self._key = crypto.load_private_key(private_key)  # a key object passes through; a path or PEM is loaded
         self.clock = clock
         self.nonce_factory = nonce_factory
 
@@ -103,6 +118,13 @@ class RSASigner:
 
     def __repr__(self) -> str:
         return f"RSASigner(mchid={self.mchid!r}, serial={self.serial!r})"
+
+
+def _public_keys(keys: Mapping[str, object]) -> dict[str, rsa.RSAPublicKey]:
+    """Key objects as given; certificates, paths and PEM loaded (errors name the serial)."""
+    if all(isinstance(key, rsa.RSAPublicKey) for key in keys.values()):
+        return cast("dict[str, rsa.RSAPublicKey]", dict(keys))
+    return crypto.public_keys(cast("Mapping[str, crypto.PublicKeyInput]", keys))
 
 
 class Verifier:
@@ -121,7 +143,7 @@ class Verifier:
         clock: Callable[[], float] = time.time,
         max_skew: int = MAX_CLOCK_SKEW,
     ) -> None:
-        self._keys = dict(keys)
+        self._keys = _public_keys(keys)
         self.clock = clock
         self.max_skew = max_skew
 
@@ -136,11 +158,11 @@ class Verifier:
     def update(self, keys: Mapping[str, rsa.RSAPublicKey]) -> None:
         """Add or replace keys (certificate rotation); existing serials stay trusted."""
         merged = dict(self._keys)
-        merged.update(keys)
+        merged.update(_public_keys(keys))
         self._keys = merged
 
     def replace(self, keys: Mapping[str, rsa.RSAPublicKey]) -> None:
-        self._keys = dict(keys)
+        self._keys = _public_keys(keys)
 
     def verify(self, headers: Mapping[str, str], body: bytes, request_id: str | None = None) -> str:
         """Check the four ``Wechatpay-*`` headers, the clock window and the signature; return the serial."""

@@ -1,0 +1,191 @@
+"""Issue 10, "Errors that mislead": what a new user gets wrong first, and the error that must explain it.
+
+Keys are read from files the way users keep them (relative paths, ``pathlib.Path``, ``file://``, PKCS#12), and
+the errors name the file and the problem; key-taking helpers accept the same forms; string bodies, the
+``prepay_id=`` package form and option typos are accepted or refused clearly.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import MCHID, FakeWeChat, Keys
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.serialization import pkcs12
+
+from wechatpay_chain import Client, ConfigError, TemplateError, crypto, paysign, signing
+from wechatpay_chain.signing import Verifier
+from wechatpay_chain.testing import sign_response_headers
+
+
+def _client(keys: Keys, private_key: Any, **extra: Any) -> Client:
+    certs = {keys.platform.serial: keys.platform.certificate}
+    return Client(MCHID, keys.merchant.serial, private_key, certs, **extra)
+
+
+def _same(a: Any, b: Any) -> bool:
+    return bool(a.private_numbers() == b.private_numbers())
+
+
+@pytest.fixture
+def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A working directory with ``certs/apiclient_key.pem`` and ``certs/apiclient_cert.pem`` in it."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "certs").mkdir()
+    return tmp_path
+
+
+# -- 1. private_key as a file ------------------------------------------------------------------------------
+
+
+def test_relative_and_path_object_keys_load(keys: Keys, in_tmp: Path) -> None:
+    (in_tmp / "certs" / "apiclient_key.pem").write_bytes(keys.merchant.private_pem())
+    for source in (
+        "./certs/apiclient_key.pem",
+        "certs/apiclient_key.pem",
+        Path("certs/apiclient_key.pem"),
+        in_tmp / "certs" / "apiclient_key.pem",
+        f"file://{in_tmp}/certs/apiclient_key.pem",
+        "file://certs/apiclient_key.pem",  # wechatpay-php's relative form
+    ):
+        assert _same(_client(keys, source)._private_key, keys.merchant.private_key), source
+
+
+def test_missing_key_file_names_the_file_and_the_directory(keys: Keys, in_tmp: Path) -> None:
+    for source in ("./certs/apiclient_key.pem", Path("certs/apiclient_key.pem"), "certs/apiclient_key.pem"):
+        with pytest.raises(ConfigError, match="private_key: cannot read private key file") as info:
+            _client(keys, source)
+        text = str(info.value)
+        assert "apiclient_key.pem" in text and "no such file" in text, text
+        assert repr(str(in_tmp)) in text or str(in_tmp) in text, text  # where a relative path was looked for
+        assert "not PEM" not in text
+    with pytest.raises(ConfigError, match=r"no such file") as info:
+        _client(keys, f"file://{in_tmp}/nope/apiclient_key.pem")
+    assert "current directory" not in str(info.value)  # absolute: no cwd talk
+
+
+def test_unusable_key_files_say_what_is_wrong(keys: Keys, in_tmp: Path) -> None:
+    certs = in_tmp / "certs"
+    (certs / "empty.pem").write_bytes(b"")
+    (certs / "apiclient_cert.pem").write_bytes(keys.merchant.certificate_pem())
+    encrypted = keys.merchant.private_key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.BestAvailableEncryption(b"pw")
+    )
+    (certs / "locked.pem").write_bytes(encrypted)
+    cases = [
+        ("certs", "it is a directory"),
+        ("certs/empty.pem", "'certs/empty.pem' is empty"),
+        ("certs/apiclient_cert.pem", r"in file 'certs/apiclient_cert.pem' \(that is the public half\).*apiclient_key"),
+        ("certs/locked.pem", "in file 'certs/locked.pem' is encrypted: give its passphrase"),
+    ]
+    for source, message in cases:
+        with pytest.raises(ConfigError, match=message):
+            _client(keys, Path(source) if source == "certs" else source)
+    with pytest.raises(ConfigError, match=r"wrong passphrase .*locked\.pem"):
+        _client(keys, "certs/locked.pem", passphrase="nope")
+    assert _same(_client(keys, "certs/locked.pem", passphrase="pw")._private_key, keys.merchant.private_key)
+
+
+def test_pkcs12_bundle_gets_a_hint_or_is_read_with_its_password(keys: Keys, in_tmp: Path) -> None:
+    bundle = pkcs12.serialize_key_and_certificates(
+        b"Tenpay Certificate", keys.merchant.private_key, keys.merchant.certificate, None,
+        serialization.BestAvailableEncryption(MCHID.encode()),
+    )
+    (in_tmp / "certs" / "apiclient_cert.p12").write_bytes(bundle)
+    with pytest.raises(ConfigError, match="PKCS#12") as info:
+        _client(keys, "certs/apiclient_cert.p12")
+    assert "openssl pkcs12 -in certs/apiclient_cert.p12 -nocerts -nodes" in str(info.value)
+    assert "passphrase=" in str(info.value)
+    with pytest.raises(ConfigError, match="wrong passphrase for the PKCS#12 bundle"):
+        _client(keys, "certs/apiclient_cert.p12", passphrase="0000")
+    loaded = _client(keys, "certs/apiclient_cert.p12", passphrase=MCHID)._private_key
+    assert _same(loaded, keys.merchant.private_key)
+
+
+def test_der_key_and_bare_base64_text(keys: Keys, in_tmp: Path) -> None:
+    der = keys.merchant.private_key.private_bytes(
+        serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    (in_tmp / "certs" / "apiclient_key.der").write_bytes(der)
+    assert _same(_client(keys, "certs/apiclient_key.der")._private_key, keys.merchant.private_key)
+    body = "".join(keys.merchant.private_pem().decode().splitlines()[1:-1])
+    with pytest.raises(ConfigError, match="without the -----BEGIN/END----- lines") as info:
+        _client(keys, body)
+    assert "MII" not in str(info.value)
+
+
+def test_key_helpers_take_the_same_forms_as_the_client(keys: Keys, in_tmp: Path) -> None:
+    (in_tmp / "certs" / "apiclient_key.pem").write_bytes(keys.merchant.private_pem())
+    (in_tmp / "certs" / "platform.pem").write_bytes(keys.platform.certificate_pem())
+    url = f"file://{in_tmp}/certs/apiclient_key.pem"
+    params = paysign.jsapi_params("wx8888888888888888", "wx201410272009395522657a690389285100", url, nonce="N", timestamp=1)
+    message = paysign.jsapi_message("wx8888888888888888", "1", "N", params["package"])
+    assert crypto.rsa_verify(message, params["paySign"], keys.merchant.public_key)
+    app = paysign.app_params("wx8888888888888888", MCHID, "wx2014", "certs/apiclient_key.pem", nonce="N", timestamp=1)
+    assert crypto.rsa_verify(paysign.app_message("wx8888888888888888", "1", "N", "wx2014"), app["sign"], url)
+    assert crypto.rsa_verify(b"m", crypto.rsa_sign(b"m", Path("certs/apiclient_key.pem")), "certs/platform.pem") is False
+    secret = crypto.rsa_encrypt("张三", keys.merchant.certificate_pem())
+    assert crypto.rsa_decrypt(secret, url) == "张三"
+    signer = signing.RSASigner(MCHID, keys.merchant.serial, url)
+    assert signer("GET", "/v3/x", b"").startswith(signing.AUTH_SCHEME)
+    with pytest.raises(ValueError, match="no such file"):
+        paysign.jsapi_params("wx8888888888888888", "wx2014", "file:///nonexistent/apiclient_key.pem")
+    with pytest.raises(ValueError, match="got a public key"):
+        crypto.rsa_sign(b"m", keys.merchant.public_key)  # type: ignore[arg-type]
+
+
+def test_verifier_takes_certificates_and_paths(keys: Keys, in_tmp: Path) -> None:
+    (in_tmp / "certs" / "platform.pem").write_bytes(keys.platform.certificate_pem())
+    body = b'{"a":1}'
+    headers = sign_response_headers(body, keys.platform.private_key, keys.platform.serial)
+    for value in ("certs/platform.pem", keys.platform.certificate, keys.platform.certificate_pem()):
+        assert Verifier({keys.platform.serial: value}).verify(headers, body) == keys.platform.serial  # type: ignore[dict-item]
+    with pytest.raises(ValueError, match=r"\['X'\]: .*no such file"):
+        Verifier({"X": "certs/missing.pem"})  # type: ignore[dict-item]
+
+
+# -- 6. other wrong-argument forms ---------------------------------------------------------------------------
+
+
+def test_signing_messages_take_str_bodies_and_refuse_dicts() -> None:
+    assert signing.response_message(1, "n", '{"总":1}') == signing.response_message("1", "n", '{"总":1}'.encode())
+    assert signing.request_message("post", "/v3/x", 1, "n", "{}") == b"POST\n/v3/x\n1\nn\n{}\n"
+    with pytest.raises(TypeError, match="exact bytes sent or received"):
+        signing.response_message(1, "n", {"a": 1})  # type: ignore[arg-type]
+
+
+def test_jsapi_params_take_the_package_form_without_doubling_it(keys: Keys) -> None:
+    key = keys.merchant.private_key
+    bare = paysign.jsapi_params("wx8888888888888888", "wx2014", key, nonce="N", timestamp=1)
+    for form in ("prepay_id=wx2014", {"prepay_id": "wx2014"}):
+        same = paysign.jsapi_params("wx8888888888888888", form, key, nonce="N", timestamp=1)
+        assert same["package"] == "prepay_id=wx2014"
+        assert same["paySign"] == bare["paySign"]
+    assert paysign.app_params("wx1", MCHID, "prepay_id=wx2014", key)["prepayid"] == "wx2014"
+    for wrong, message in (("prepay_id=", "prepay_id must be"), ({"code": "x"}, "no 'prepay_id'"), (12, "not int")):
+        with pytest.raises(ValueError, match=message):
+            paysign.jsapi_params("wx1", wrong, key)  # type: ignore[arg-type]
+
+
+# -- 5. did you mean ------------------------------------------------------------------------------------------
+
+
+async def test_unknown_options_and_placeholders_suggest_the_close_one(fake: FakeWeChat) -> None:
+    async with fake.client() as wxpay:
+        node = wxpay.v3.marketing.partner.productCoupon.productCoupons._product_coupon_id_.stocks
+        cases: list[tuple[dict[str, Any], str]] = [
+            ({"productCouponId": "1"}, "did you mean the placeholder 'product_coupon_id'"),
+            ({"product_coupon_ids": "1"}, "did you mean the placeholder 'product_coupon_id'"),
+            ({"product_coupon_id": "1", "jsno": {}}, "unknown option 'jsno' .*did you mean the option 'json'"),
+            ({"product_coupon_id": "1", "querry": {}}, "did you mean the option 'query'"),
+            ({"product_coupon_id": "1", "Headers": {}}, "did you mean the option 'headers'"),
+        ]
+        for kwargs, message in cases:
+            with pytest.raises(TemplateError, match=message):
+                await node.get(**kwargs)
+        with pytest.raises(TemplateError) as info:
+            await node.get(product_coupon_id="1", zzz=1)
+        assert "did you mean" not in str(info.value) and "placeholders: product_coupon_id" in str(info.value)
+    assert fake.seen == []
