@@ -258,7 +258,7 @@ async def test_rate_limit_on_bundles_under_a_burst(sb: Sandbox, wxpay: Client) -
 
 
 async def test_rate_limit_on_creation(keys: Keys) -> None:
-    from wechatpay_chain.sandbox._app import DEFAULT_RATE_LIMITS
+    from wechatpay_chain.sandbox.product_coupon import DEFAULT_RATE_LIMITS
 
     assert DEFAULT_RATE_LIMITS == {"add_stock_bundle": (20, 1.0), "create_product_coupon": (1000, 60.0)}
     async with sandbox(keys, rate_limits={"create_product_coupon": (3, 60.0)}) as box:

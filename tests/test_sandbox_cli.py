@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from wechatpay_chain import Client
+from wechatpay_chain import Client, SyncClient
 
 
 def start(directory: Path, *extra: str) -> subprocess.Popen[bytes]:
@@ -66,3 +66,23 @@ def test_bad_arguments_exit_2(tmp_path: Path) -> None:
     )
     assert proc.returncode == 2
     assert b"error_rate" in proc.stderr
+
+
+def test_standalone_logs_each_request_and_moves_its_clock(tmp_path: Path) -> None:
+    proc = start(tmp_path)
+    try:
+        config = wait_for(tmp_path / "config.json", proc)
+        with SyncClient(**config) as wxpay:
+            r = wxpay.v3.certificates.get()
+        base = str(config["base_url"])
+        moved = subprocess.run(
+            [sys.executable, "-m", "wechatpay_chain.sandbox", "clock", "advance", "3600", "--url", base],
+            capture_output=True, timeout=30, check=False,
+        )
+        assert moved.returncode == 0, moved.stderr.decode()
+        assert json.loads(moved.stdout)["offset"] == 3600
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=15)
+    assert f"GET /v3/certificates 200 - sig=ok request-id={r.headers['Request-ID']}" in err.decode()
+    assert config["private_key"] and "PRIVATE KEY" not in err.decode()

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ._schemas import product_coupon as pc
-from ._schemas.spec import Field, Issue, check, first_issue
+from ._schemas.spec import Field, Issue, arr, boolean, check, first_issue, integer, obj, string
 from .errors import TemplateError
 
 __all__ = [
@@ -21,8 +21,13 @@ __all__ = [
     "Field",
     "Issue",
     "Operation",
+    "arr",
+    "boolean",
     "find_operation",
+    "integer",
     "issues",
+    "obj",
+    "string",
     "validate_query",
     "validate_request",
     "validate_response",

@@ -92,6 +92,8 @@ class Issue:
     path: tuple[str | int, ...]
     problem: str
     value: Any = None
+    #: The full character count of a string that is too long (``value`` is cut to 40 characters).
+    length: int | None = None
 
     @property
     def dotted(self) -> str:
@@ -165,7 +167,7 @@ def _check_string(spec: Field, value: str, path: tuple[str | int, ...]) -> Itera
     if spec.min_length is not None and len(value) < spec.min_length:
         yield Issue(path, f"must be at least {spec.min_length} characters", value)
     if spec.max_length is not None and len(value) > spec.max_length:
-        yield Issue(path, f"must be at most {spec.max_length} characters", value[:40])
+        yield Issue(path, f"must be at most {spec.max_length} characters", value[:40], len(value))
     if spec.pattern is not None and not re.fullmatch(spec.pattern, value):
         yield Issue(path, f"must match {spec.pattern}", value[:40])
     if spec.format == "date-time" and not _DATE_TIME.match(value):

@@ -1,7 +1,9 @@
-"""``python -m wechatpay_chain.sandbox``: serve the sandbox until SIGINT/SIGTERM.
+"""``python -m wechatpay_chain.sandbox``: serve the sandbox until SIGINT/SIGTERM, logging one line per request.
 
 With ``--write-config DIR`` it writes fresh merchant/platform keys and ``DIR/config.json`` (mchid, serial,
 private_key, certs, apiv3_key, base_url) once it is listening, so another process can build a client from it.
+``python -m wechatpay_chain.sandbox clock [advance SECONDS] [--url URL]`` reads or moves a running sandbox's
+clock through its loopback admin interface.
 """
 
 from __future__ import annotations
@@ -9,10 +11,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
+import logging
 import signal
 import sys
+import urllib.error
+import urllib.request
 
-from ._app import MODES
+from ._engine import MODES
 from ._faults import Faults
 from ._server import DEFAULT_MCHID, Sandbox
 
@@ -34,7 +40,32 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--clock-skew", type=float, default=0.0, help="seconds added to answer timestamps")
     parser.add_argument("--fault-phase", choices=("before", "after"), default="before")
     parser.add_argument("--seed", type=int, default=None, help="seed for the fault RNG")
+    parser.add_argument("--notify-url", default=None, help="default URL for notifications (PRODUCT_COUPON_SP.*)")
+    parser.add_argument("--quiet", action="store_true", help="no per-request log lines on stderr")
     return parser.parse_args(argv)
+
+
+def clock_command(argv: list[str]) -> int:
+    """``clock [advance SECONDS] [--url URL]``: show or move the business clock of a running sandbox."""
+    parser = argparse.ArgumentParser(prog="python -m wechatpay_chain.sandbox clock")
+    parser.add_argument("action", nargs="?", choices=("show", "advance"), default="show")
+    parser.add_argument("seconds", nargs="?", type=float, default=0.0)
+    parser.add_argument("--url", default="http://127.0.0.1:8080/", help="the sandbox's base URL")
+    args = parser.parse_args(argv)
+    base = args.url.rstrip("/") + "/_sandbox/clock"
+    if args.action == "advance":
+        data = json.dumps({"seconds": args.seconds}).encode()
+        req = urllib.request.Request(base + "/advance", data=data, method="POST",  # noqa: S310 - admin URL
+                                     headers={"Content-Type": "application/json"})
+    else:
+        req = urllib.request.Request(base)  # noqa: S310 - admin URL
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310 - admin URL
+            print(resp.read().decode())
+    except (urllib.error.URLError, OSError) as exc:
+        print(f"error: {base}: {exc}", file=sys.stderr)
+        return 1
+    return 0
 
 
 async def serve(args: argparse.Namespace) -> None:
@@ -55,7 +86,15 @@ async def serve(args: argparse.Namespace) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):  # Windows: Ctrl+C still raises KeyboardInterrupt
             loop.add_signal_handler(sig, stop.set)
-    async with Sandbox(host=args.host, port=args.port, mchid=args.mchid, mode=args.mode, faults=faults) as sb:
+    if not args.quiet:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+        sandbox_log = logging.getLogger("wechatpay_chain.sandbox")
+        sandbox_log.addHandler(handler)
+        sandbox_log.setLevel(logging.INFO)
+    async with Sandbox(
+        host=args.host, port=args.port, mchid=args.mchid, mode=args.mode, faults=faults, notify_url=args.notify_url
+    ) as sb:
         if args.write_config:
             path = sb.write_config(args.write_config)
             print(f"wrote {path}", flush=True)
@@ -65,6 +104,9 @@ async def serve(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["clock"]:
+        return clock_command(argv[1:])
     args = parse_args(argv)
     try:
         asyncio.run(serve(args))

@@ -7,18 +7,17 @@ merchant and platform keys; ``sb.config`` is a ``Client(**config)``-ready dict.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
 import os
 import threading
 import time
-import uuid
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
-import aiohttp
 import orjson
 from aiohttp import web
 
@@ -27,9 +26,12 @@ from .._client import Client
 from .._sync import SyncClient
 from ..testing import KeyPair, generate_key_pair
 from ..v2.fake import V2Fake
-from ._app import DEFAULT_RATE_LIMITS, Engine, Seen
+from . import product_coupon
+from ._clock import Clock
+from ._engine import Engine, H, Handler, Route, Seen
 from ._faults import Faults
-from ._store import Store, rfc3339
+from ._notify import Delivery, Notifications
+from .product_coupon import Store
 
 __all__ = ["DEFAULT_MCHID", "DEFAULT_PUB_KEY_ID", "NotifyResult", "Sandbox", "SyncSandbox"]
 
@@ -71,7 +73,7 @@ class Sandbox:
         apiv3_key: str | None = None,
         apiv2_key: str | None = None,
         faults: Faults | Mapping[str, Any] | None = None,
-        rate_limits: Mapping[str, tuple[int, float]] | None = None,
+        rate_limits: Mapping[str, tuple[int, float] | None] | None = None,
         brands: frozenset[str] | None = None,
         initial_stock_state: str = "SENDING",
         notify_url: str | None = None,
@@ -94,10 +96,10 @@ class Sandbox:
             apiv3_key=apiv3_key or crypto.nonce(32),
             mode=mode,
             faults=fault_set,
-            store=Store(initial_stock_state=initial_stock_state, brands=brands),
-            rate_limits=dict(rate_limits if rate_limits is not None else DEFAULT_RATE_LIMITS),
-            clock=clock,
+            rate_limits=dict(rate_limits or {}),
+            clock=Clock(clock),
         )
+        product_coupon.register(self.engine, brands=brands, initial_stock_state=initial_stock_state)
         self.notify_url = notify_url
         #: The APIv2 (XML) surface: /pay/micropay, /pay/orderquery, /secapi/pay/refund, refund notifications.
         self.v2 = V2Fake(apiv2_key or crypto.nonce(32), mchid)
@@ -107,14 +109,25 @@ class Sandbox:
     # -- lifecycle ------------------------------------------------------------------------------------------
     def app(self) -> web.Application:
         """The aiohttp application (mount it yourself, e.g. with ``aiohttp.test_utils.TestServer``)."""
-        app = web.Application(client_max_size=4 * 1024 * 1024)
+        app = web.Application(client_max_size=4 * 1024 * 1024, middlewares=[_loopback_admin])
         app.router.add_route("GET", "/_sandbox/faults", self._admin_faults)
         app.router.add_route("POST", "/_sandbox/faults", self._admin_faults)
         app.router.add_route("POST", "/_sandbox/reset", self._admin_reset)
         app.router.add_route("GET", "/_sandbox/applied", self._admin_applied)
+        app.router.add_route("GET", "/_sandbox/clock", self._admin_clock)
+        app.router.add_route("POST", "/_sandbox/clock/advance", self._admin_clock)
+        app.router.add_route("GET", "/_sandbox/notifications", self._admin_notifications)
         self.v2.add_routes(app.router)
         app.router.add_route("*", "/{tail:.*}", self.engine.handle)
+        app.on_startup.append(self._on_startup)
+        app.on_cleanup.append(self._on_cleanup)
         return app
+
+    async def _on_startup(self, app: web.Application) -> None:
+        self.engine.clock.start(asyncio.get_running_loop())
+
+    async def _on_cleanup(self, app: web.Application) -> None:
+        await self.engine.clock.stop()
 
     async def start(self) -> Sandbox:
         if self._runner is not None:
@@ -271,7 +284,31 @@ class Sandbox:
     @property
     def store(self) -> Store:
         """The in-memory coupons and stocks (``sb.store.coupons``, ``sb.store.stocks``)."""
-        return self.engine.store
+        return self.engine.states[product_coupon.STATE]  # type: ignore[no-any-return]
+
+    @property
+    def clock(self) -> Clock:
+        """Business time: ``sb.clock.advance(3600)`` moves validity windows, daily counts, retries, tasks."""
+        return self.engine.clock
+
+    @property
+    def notifications(self) -> Notifications:
+        """Outgoing callbacks: ``sb.notifications.log`` (deliveries and attempts), ``await ….wait(event)``."""
+        return self.engine.notifications
+
+    @property
+    def routes(self) -> list[Route]:
+        return self.engine.routes
+
+    @overload
+    def route(self, method: str, template: str, handler: None = None, **options: Any) -> Callable[[H], H]: ...
+
+    @overload
+    def route(self, method: str, template: str, handler: Handler, **options: Any) -> Route: ...
+
+    def route(self, method: str, template: str, handler: Handler | None = None, **options: Any) -> Any:
+        """Add (or replace) an operation: see :meth:`Engine.route` and docs/sandbox.md "Extending the sandbox"."""
+        return self.engine.route(method, template, handler, **options)
 
     @property
     def seen(self) -> deque[Seen]:
@@ -284,7 +321,7 @@ class Sandbox:
 
     def applied_writes(self, out_request_no: str) -> int:
         """How many times a write with this ``out_request_no`` changed the state (1 = exactly once)."""
-        return self.engine.store.applied[out_request_no]
+        return self.engine.ledger.applied[out_request_no]
 
     def seed_product_coupon(self, body: Mapping[str, Any]) -> dict[str, Any]:
         """Create a coupon directly (no HTTP, no idempotency record): the 003 answer document."""
@@ -294,7 +331,7 @@ class Sandbox:
         issue = first_issue(CREATE_PRODUCT_COUPON, dict(body))
         if issue is not None:
             raise ValueError(f"seed body: {issue}")
-        return self.engine.store.create_product_coupon(body)
+        return self.store.create_product_coupon(body)
 
     def trust_merchant(self, mchid: str, serial: str, key: Any) -> None:
         """Accept requests signed by another merchant key (e.g. the SDKs' published test keys)."""
@@ -330,23 +367,7 @@ class Sandbox:
         original_type: str = "product_coupon",
     ) -> bytes:
         """The body of a notification: ``resource`` AES-GCM-encrypted with the APIv3 key (protocol §4.2)."""
-        nonce = crypto.nonce(12)
-        plaintext = orjson.dumps(dict(resource))
-        doc = {
-            "id": str(uuid.uuid4()),
-            "create_time": rfc3339(self.engine.clock()),
-            "resource_type": "encrypt-resource",
-            "event_type": event_type,
-            "summary": summary,
-            "resource": {
-                "original_type": original_type,
-                "algorithm": "AEAD_AES_256_GCM",
-                "ciphertext": crypto.aes_gcm_encrypt(plaintext, self.apiv3_key, nonce, original_type),
-                "associated_data": original_type,
-                "nonce": nonce,
-            },
-        }
-        return orjson.dumps(doc)
+        return self.notifications.envelope(event_type, resource, summary=summary, original_type=original_type)
 
     def signed_notification(
         self, *, signer: str | None = None, fault: str | None = None, **fields: Any
@@ -362,21 +383,16 @@ class Sandbox:
         if signer == "cert" and self.engine.mode == "pubkey":
             raise ValueError("signer='cert' needs mode 'cert' or 'mixed'")
         body = self.notification(**fields)
-        headers = self.engine.signed_headers(body, self.pub_key_id if signer == "pubkey" else "", fault)
-        headers["Content-Type"] = "application/json"
-        headers["Request-ID"] = os.urandom(16).hex()
-        return headers, body
+        return self.notifications.headers(body, self.pub_key_id if signer == "pubkey" else "", fault), body
 
     async def notify(self, url: str, *, timeout: float = 5.0, **event: Any) -> NotifyResult:
         """POST a signed, encrypted notification to ``url`` like WeChat Pay; return what it answered.
 
         ``event``: the keywords of :meth:`signed_notification` (``event_type=``, ``resource=``, ``fault=``...).
+        One attempt, no retries; for WeChat Pay's retrying delivery see ``sb.notifications.send``.
         """
         headers, body = self.signed_notification(**event)
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as session:  # noqa: SIM117
-            async with session.post(url, data=body, headers=headers) as resp:
-                answer = await resp.read()
-                status = resp.status
+        status, answer = await self.notifications.post(url, body, headers, timeout)
         return NotifyResult(orjson.loads(body)["id"], status, answer, headers["Wechatpay-Serial"])
 
     async def set_stock_state(
@@ -384,7 +400,7 @@ class Sandbox:
     ) -> NotifyResult | None:
         """Change a stock's state (AUDITING → SENDING, PAUSED, …); notify ``notify_url`` if the stock has
         ``notify_config.notify_appid`` (event type ``PRODUCT_COUPON.STOCK_STATE_CHANGED``, sandbox-only)."""
-        stock = self.engine.store.set_stock_state(product_coupon_id, stock_id, state, reason)
+        stock = self.store.set_stock_state(product_coupon_id, stock_id, state, reason)
         if self.notify_url and stock.get("notify_config", {}).get("notify_appid"):
             return await self.notify(
                 self.notify_url,
@@ -413,11 +429,52 @@ class Sandbox:
         return web.json_response({"reset": True})
 
     async def _admin_applied(self, request: web.Request) -> web.Response:
-        return web.json_response(dict(self.engine.store.applied))
+        return web.json_response(dict(self.engine.ledger.applied))
+
+    async def _admin_clock(self, request: web.Request) -> web.Response:
+        if request.method == "POST":
+            try:
+                doc = await request.json()
+                seconds = doc.get("seconds", 0) if isinstance(doc, dict) else None
+                if not isinstance(seconds, int | float) or isinstance(seconds, bool):
+                    raise ValueError("give {\"seconds\": N}")
+                self.clock.advance(seconds)
+            except ValueError as exc:
+                return web.json_response({"code": "PARAM_ERROR", "message": str(exc)}, status=400)
+        clock = self.clock
+        return web.json_response({"now": clock.rfc3339(), "timestamp": clock.now(), "offset": clock.offset})
+
+    async def _admin_notifications(self, request: web.Request) -> web.Response:
+        return web.json_response([_delivery_doc(d) for d in self.notifications.log])
 
     def __repr__(self) -> str:
         state = "running" if self._runner is not None else "stopped"
         return f"<Sandbox {self.url} mode={self.engine.mode} mchid={self.mchid} {state}>"
+
+
+def _delivery_doc(delivery: Delivery) -> dict[str, Any]:
+    return {
+        "id": delivery.id,
+        "event_type": delivery.event_type,
+        "url": delivery.url,
+        "delivered": delivery.delivered,
+        "attempts": [{"at": a.at, "status": a.status, "error": a.error} for a in delivery.attempts],
+        "resource": delivery.resource,
+    }
+
+
+@web.middleware
+async def _loopback_admin(request: web.Request, handler: Callable[[web.Request], Any]) -> web.StreamResponse:
+    """``/_sandbox/...`` answers loopback callers only (it can move the clock and change faults)."""
+    if request.path.startswith("/_sandbox/"):
+        try:
+            local = ipaddress.ip_address((request.remote or "").split("%")[0]).is_loopback
+        except ValueError:
+            local = False
+        if not local:
+            return web.json_response({"code": "FORBIDDEN", "message": "the admin interface is loopback-only"},
+                                     status=403)
+    return await handler(request)  # type: ignore[no-any-return]
 
 
 class SyncSandbox:
@@ -463,6 +520,10 @@ class SyncSandbox:
 
     def notify(self, url: str, **kwargs: Any) -> NotifyResult:
         return self._run(self.sandbox.notify(url, **kwargs))  # type: ignore[no-any-return]
+
+    def wait_notifications(self, match: Any = None, **kwargs: Any) -> list[Delivery]:
+        """Blocking ``sb.notifications.wait(...)``."""
+        return self._run(self.sandbox.notifications.wait(match, **kwargs))  # type: ignore[no-any-return]
 
     def set_stock_state(self, product_coupon_id: str, stock_id: str, state: str, **kw: Any) -> NotifyResult | None:
         return self._run(self.sandbox.set_stock_state(product_coupon_id, stock_id, state, **kw))  # type: ignore[no-any-return]

@@ -1,4 +1,4 @@
-"""The sandbox's in-memory product-coupon state and the business rules of the seed pages.
+"""The product-coupon family's in-memory state and business rules.
 
 Pure Python, no HTTP: each operation takes the already schema-checked body and returns the answer document,
 or raises :class:`Failure` with the status, code and ``detail`` WeChat Pay would send.
@@ -9,21 +9,21 @@ from __future__ import annotations
 import base64
 import binascii
 import copy
-import datetime as _dt
-import time
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .._schemas import product_coupon as pc
-from .._schemas.spec import Field
+from ..._schemas import product_coupon as pc
+from ..._schemas.spec import Field
+from .._clock import Clock
+from .._engine import Ledger
+from .._errors import Failure, invalid, param_error
 
-__all__ = ["Failure", "Record", "Store"]
+__all__ = ["Store"]
 
 DEFAULT_PAGE_SIZE = 10
 MAX_PAGE_SIZE = 50
-_CST = _dt.timezone(_dt.timedelta(hours=8))
 _TYPE_RULE = {"NORMAL": "normal_coupon", "DISCOUNT": "discount_coupon", "EXCHANGE": "exchange_coupon"}
 _STOCK_FIELDS = (
     "remark",
@@ -39,46 +39,6 @@ _STOCK_FIELDS = (
 _PATCHABLE = ("remark", "usage_rule_display_info", "coupon_display_info", "notify_config", "store_scope")
 
 
-class Failure(Exception):
-    """A business answer other than 2xx: ``status``, ``code``, ``message`` and an optional ``detail``."""
-
-    def __init__(self, status: int, code: str, message: str, detail: dict[str, Any] | None = None) -> None:
-        super().__init__(status, code, message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.detail = detail
-
-    def document(self) -> dict[str, Any]:
-        doc: dict[str, Any] = {"code": self.code, "message": self.message}
-        if self.detail is not None:
-            doc["detail"] = self.detail
-        return doc
-
-
-def param_error(field_path: str, issue: str, location: str = "body", pointer: str | None = None) -> Failure:
-    """400 PARAM_ERROR; ``detail.field`` is a JSON pointer for the body, the parameter name for the query."""
-    if pointer is None:
-        pointer = "/" + field_path.replace(".", "/") if location == "body" else field_path
-    return Failure(
-        400, "PARAM_ERROR", f"参数错误: {field_path}: {issue}", {"field": pointer, "location": location, "issue": issue}
-    )
-
-
-def invalid(field_path: str, issue: str) -> Failure:
-    detail = {"field": "/" + field_path.replace(".", "/"), "location": "body", "issue": issue}
-    return Failure(400, "INVALID_REQUEST", f"传入参数不符合业务规则: {field_path}: {issue}", detail)
-
-
-@dataclass
-class Record:
-    """What an ``out_request_no`` produced: the request fingerprint and the exact answer."""
-
-    fingerprint: tuple[str, str, bytes]
-    status: int
-    body: bytes
-
-
 def ordered(spec: Field, data: Any) -> Any:
     """``data`` with object members in the order of the response table (answers read like the docs)."""
     if spec.type == "object" and spec.fields is not None and isinstance(data, dict):
@@ -92,21 +52,24 @@ def ordered(spec: Field, data: Any) -> Any:
 
 @dataclass
 class Store:
-    """Coupons, their stocks, idempotency records and the applied-write counter."""
+    """Coupons and their stocks; ``applied`` reads the engine's idempotency ledger."""
 
     initial_stock_state: str = "SENDING"
     brands: frozenset[str] | None = None
+    clock: Clock = field(default_factory=Clock)
+    ledger: Ledger = field(default_factory=Ledger)
     coupons: dict[str, dict[str, Any]] = field(default_factory=dict)
     stocks: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
-    records: dict[tuple[str, str, str], Record] = field(default_factory=dict)
-    applied: Counter[str] = field(default_factory=Counter)
     _serial: int = 0
+
+    @property
+    def applied(self) -> Counter[str]:
+        """How many times each ``out_request_no`` changed the state (the engine's idempotency ledger)."""
+        return self.ledger.applied
 
     def reset(self) -> None:
         self.coupons.clear()
         self.stocks.clear()
-        self.records.clear()
-        self.applied.clear()
         self._serial = 0
 
     def _next(self) -> int:
@@ -265,14 +228,9 @@ class Store:
         stock["state"] = state
         if state == "DEACTIVATED":
             stock["deactivate_request_no"] = f"sandbox-{self._next()}"
-            stock["deactivate_time"] = rfc3339(time.time())
+            stock["deactivate_time"] = self.clock.rfc3339()
             stock["deactivate_reason"] = reason or "sandbox"
         return stock
-
-
-def rfc3339(when: float) -> str:
-    """China Standard Time, as WeChat Pay writes times: ``2025-01-01T00:00:00+08:00``."""
-    return _dt.datetime.fromtimestamp(when, _CST).isoformat(timespec="seconds")
 
 
 def _decode_token(token: str | None) -> int:
