@@ -14,7 +14,8 @@
     ├── DecryptionError                 AES-GCM / RSA-OAEP / AES-ECB decryption failed
     └── DecodeError (ValueError)        a verified body is not the JSON (or XML) it claims to be
 
-No exception carries a private key, an APIv3/APIv2 key or an Authorization value; all of them pickle.
+No exception carries a private key, an APIv3/APIv2 key or an Authorization value, nor leads to one through its
+cause, context or traceback (the middleware wipes the header from aiohttp's request once it is sent); all pickle.
 """
 
 from __future__ import annotations

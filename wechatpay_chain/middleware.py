@@ -38,6 +38,9 @@ __all__ = [
     "response_rule",
 ]
 
+#: What ``Authorization`` reads on the aiohttp request (and its ``request_info``) once the exchange is over.
+REDACTED = "<redacted>"
+
 #: Largest answer body read into memory (files are streamed by the download helpers instead).
 MAX_RESPONSE_SIZE = 16 * 1024 * 1024
 
@@ -267,14 +270,18 @@ class WeChatPayMiddleware:
             body = ctx.sign_body
         else:
             body = await body_bytes(req)
-        req.headers["Authorization"] = self.signer(req.method, req.url.raw_path_qs, body)
         if ctx is not None:
             if ctx.attempts and not ctx.resend:
                 raise aiohttp.ServerDisconnectedError(
                     "the connection dropped mid-request; it was not re-sent because it is not idempotent"
                 )
             ctx.attempts += 1
-        resp = await handler(req)
+        req.headers["Authorization"] = self.signer(req.method, req.url.raw_path_qs, body)
+        try:
+            resp = await handler(req)
+        finally:
+            # Sent (or failed): wipe it, so no RequestInfo, exception or traceback frame holds it afterwards.
+            req.headers["Authorization"] = REDACTED
         if ctx is not None:
             ctx.status = resp.status
         if standalone and resp.status in _REDIRECTS:
