@@ -1,13 +1,21 @@
-"""``Builder.factory``: build a client from a wechatpay-php style configuration array."""
+"""``Builder.factory``: build a client from a wechatpay-php configuration array, Guzzle options included.
+
+Each key maps to a :class:`Client` argument; the ``merchant`` certificate pair, ``secret`` (APIv2 key) and PHP's
+``['any' => null]`` placeholder for APIv2-only use are understood; Guzzle client options either keep their
+meaning (``timeout``, ``headers``, ``verify => true``, ``allow_redirects => false``, ``http_errors => true``) or are
+refused with the Python way to get the same thing.
+"""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from typing import Any, Literal, overload
 
 from ._client import Client
+from ._options import GUZZLE_REFUSED, check_headers
 from ._sync import SyncClient
-from .errors import ConfigError
+from .errors import ConfigError, TemplateError
 
 __all__ = ["Builder"]
 
@@ -31,6 +39,85 @@ _ALIASES = {
     "timeout": "timeout",
     "passphrase": "passphrase",
 }
+#: Guzzle client options whose default value is what this client always does: accepted, nothing to set.
+_SAME_AS_DEFAULT = {"verify": True, "allow_redirects": False, "http_errors": True}
+_PER_CALL = {
+    "verify": "a CA bundle path is per call here: .get(..., verify='/path/ca.pem'), or give session="
+    "aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=ssl.create_default_context(cafile=...)))",
+    "allow_redirects": "the client never follows a redirect (the next hop would get a request signed for another "
+    "URL); leave allow_redirects out or give False",
+    "http_errors": "give http_errors=False per call (.get(..., http_errors=False)) to receive 4xx/5xx answers as "
+    "the Response",
+}
+
+
+def _pair(value: Any, field: str) -> tuple[Any, Any]:
+    """Guzzle's ``path`` or ``[path, passphrase]``."""
+    if isinstance(value, list | tuple):
+        if len(value) != 2:
+            raise ConfigError(field, "must be a path or [path, passphrase]")
+        return value[0], value[1]
+    return value, None
+
+
+def _merchant(value: Any) -> dict[str, Any]:
+    """``'merchant' => ['cert' => ..., 'key' => ...]`` (each a path or ``[path, passphrase]``), or a PKCS#12 file
+    as ``cert`` (``.p12``/``.pfx``, no ``key``) or Node's ``{pfx, passphrase}`` → the Client's TLS arguments."""
+    if not isinstance(value, Mapping):
+        raise ConfigError("merchant", f"must be ['cert' => ..., 'key' => ...], not {type(value).__name__}")
+    unknown = sorted(set(value) - {"cert", "key", "pfx", "passphrase"})
+    if unknown:
+        raise ConfigError(f"merchant[{unknown[0]!r}]", "is not one of cert, key (or pfx, passphrase)")
+    if "pfx" in value:
+        return {"merchant_pkcs12": (value["pfx"], value.get("passphrase"))}
+    cert, cert_pass = _pair(value.get("cert"), "merchant['cert']")
+    key, key_pass = _pair(value.get("key"), "merchant['key']")
+    if cert is None:
+        raise ConfigError("merchant['cert']", "is required (apiclient_cert.pem, or apiclient_cert.p12)")
+    if key is None and isinstance(cert, str | os.PathLike) and os.fspath(cert).lower().endswith((".p12", ".pfx")):
+        return {"merchant_pkcs12": (cert, cert_pass)}
+    if key is None:
+        raise ConfigError("merchant['key']", "is required with a PEM certificate (apiclient_key.pem)")
+    passphrase = key_pass if key_pass is not None else value.get("passphrase", cert_pass)
+    return {"merchant_cert": (cert, key, passphrase) if passphrase is not None else (cert, key)}
+
+
+def _apiv2_only(kwargs: dict[str, Any]) -> None:
+    """PHP needs dummy APIv3 settings for APIv2-only use (``'certs' => ['any' => null]``): drop them."""
+    certs = kwargs.get("certs")
+    if not isinstance(certs, Mapping) or not certs:
+        return
+    nulls = [name for name, value in certs.items() if value is None]
+    if not nulls:
+        return
+    if len(nulls) < len(certs):
+        raise ConfigError(f"certs[{nulls[0]!r}]", "is null: give the WeChat Pay platform certificate or public key")
+    if kwargs.get("apiv2_key") is None:
+        raise ConfigError(
+            "certs", "holds only null placeholders: APIv3 needs the platform certificates or the WeChat Pay public "
+            "key ({'PUB_KEY_ID_...': 'file:///path/pub_key.pem'}); for APIv2 only, give 'secret'"
+        )
+    for name in ("serial", "private_key", "certs", "passphrase"):
+        kwargs.pop(name, None)
+
+
+def _guzzle(key: str, value: Any, kwargs: dict[str, Any]) -> bool:
+    """Apply or refuse one Guzzle client option; ``False`` if ``key`` is not one."""
+    if key in _SAME_AS_DEFAULT:
+        if value != _SAME_AS_DEFAULT[key] or isinstance(value, int) and not isinstance(value, bool):
+            if key == "verify" and value is False:
+                raise ConfigError("verify", "TLS certificate checks cannot be turned off for a payment API")
+            raise ConfigError(key, _PER_CALL[key])
+        return True
+    if key == "headers":
+        try:
+            kwargs["headers"] = check_headers(value)
+        except TemplateError as exc:
+            raise ConfigError("headers", str(exc)) from None
+        return True
+    if key in GUZZLE_REFUSED:
+        raise ConfigError(key, f"is a Guzzle option with no equivalent here: {GUZZLE_REFUSED[key]}")
+    return False
 
 
 class Builder:
@@ -51,12 +138,30 @@ class Builder:
             raise ConfigError("config", f"must be a mapping, not {type(config).__name__}")
         kwargs: dict[str, Any] = {}
         for key, value in config.items():
+            if key == "merchant":
+                kwargs.update(_merchant(value))
+                continue
             target = _ALIASES.get(key)
             if target is None:
-                raise ConfigError(key, f"is not a recognised configuration key; known: {', '.join(sorted(_ALIASES))}")
+                if _guzzle(key, value, kwargs):
+                    continue
+                known = ", ".join(sorted({*_ALIASES, "merchant", "headers", *_SAME_AS_DEFAULT}))
+                raise ConfigError(key, f"is not a recognised configuration key; known: {known}")
             if target in kwargs:
                 raise ConfigError(key, f"duplicates {target!r}")
             kwargs[target] = value
         if "mchid" not in kwargs:
             raise ConfigError("mchid", "is required")
-        return SyncClient(**kwargs) if sync else Client(**kwargs)
+        if isinstance(kwargs.get("private_key"), list):
+            kwargs["private_key"] = tuple(kwargs["private_key"])  # PHP's [pem, passphrase]
+        _apiv2_only(kwargs)
+        headers = kwargs.pop("headers", None)
+        client = SyncClient(**kwargs) if sync else Client(**kwargs)
+        if headers:
+            inner = client.client if isinstance(client, SyncClient) else client
+            base = inner._base_headers  # default headers of every request, as Guzzle's client 'headers'
+            for name, value in headers.items():
+                for old in [k for k in base if k.lower() == name.lower()]:
+                    del base[old]
+                base[name] = value
+        return client

@@ -13,7 +13,7 @@ from typing import Any
 from ._template import Template, encode, format_value
 from .errors import TemplateError
 
-__all__ = ["OPTION_KEYS", "build_query", "check_headers", "split_options"]
+__all__ = ["GUZZLE_REFUSED", "OPTION_KEYS", "build_query", "check_guzzle_option", "check_headers", "split_options"]
 
 #: Keys a verb understands besides the template's placeholders.
 OPTION_KEYS = frozenset(
@@ -29,8 +29,44 @@ OPTION_KEYS = frozenset(
         "xml",  # APIv2: the request document
         "nonceless",  # APIv2: do not add nonce_str
         "security",  # APIv2: mutual TLS with the merchant certificate
+        # Guzzle request options of the wechatpay-php docs that keep their meaning here:
+        "sink",  # write the answer body to this path or binary file (streamed for APIv3)
+        "http_errors",  # False: a 4xx/5xx answer is returned as the Response instead of raised
+        "allow_redirects",  # only False (the client never follows redirects)
+        "verify",  # True, or a CA bundle path for this call; False is refused
     }
 )
+
+#: Guzzle options (request or client) that have no meaning here, with what to use in Python instead.
+GUZZLE_REFUSED = {
+    "debug": "set logging.getLogger('wechatpay_chain').setLevel(logging.DEBUG) (redacted request lines) or "
+    "pass hooks=[callable] to the Client to see every attempt",
+    "handler": "a Guzzle HandlerStack has no Python form: use hooks=[callable] to observe attempts, signer=... "
+    "for a remote signer, or session=aiohttp.ClientSession(middlewares=...) for your own middleware",
+    "proxy": "give the Client session=aiohttp.ClientSession(proxy='http://...') (its own middleware still signs)",
+    "cert": "give the merchant certificate once: Builder.factory({..., 'merchant': {'cert': ..., 'key': ...}}) "
+    "or Client(merchant_cert=(cert, key)), then security=True on the APIv2 call",
+    "ssl_key": "give the merchant certificate once: Builder.factory({..., 'merchant': {'cert': ..., 'key': ...}}) "
+    "or Client(merchant_cert=(cert, key)), then security=True on the APIv2 call",
+    "connect_timeout": "give timeout=aiohttp.ClientTimeout(total=..., sock_connect=...)",
+    "stream": "use client.stream(...) / client.download(...), or sink='/path/file' to write the answer to a file",
+}
+
+
+def check_guzzle_option(key: str, value: Any) -> None:
+    """Refuse a value of a kept Guzzle option that has no meaning here, naming what to do instead."""
+    if key == "allow_redirects" and value is not False:
+        raise TemplateError(
+            "allow_redirects: only False is accepted; the client never follows a redirect (the next hop would get "
+            "a request signed for another URL), which is what allow_redirects=False means in Guzzle"
+        )
+    if key == "verify" and value is not True and not isinstance(value, str):
+        raise TemplateError(
+            "verify: TLS certificate checks cannot be turned off for a payment API; give verify='/path/ca.pem' "
+            "to trust a private CA for this call"
+        )
+    if key == "http_errors" and not isinstance(value, bool):
+        raise TemplateError(f"http_errors must be True or False, not {type(value).__name__}")
 
 
 def split_options(
@@ -60,6 +96,8 @@ def split_options(
         elif key in OPTION_KEYS:
             opts[key] = value
         else:
+            if key in GUZZLE_REFUSED:
+                raise TemplateError(f"option {key!r} (Guzzle) has no equivalent here: {GUZZLE_REFUSED[key]}")
             raise unknown_option(key, template)
     return values, opts
 
