@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
+import io
+import json
 from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
+from conftest import MCHID, FakeWeChat, Keys, serve
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
 
-from conftest import MCHID, FakeWeChat, Keys
-from wechatpay_chain import Builder, Client, ConfigError, SyncClient, TemplateError
+from wechatpay_chain import APIError, Builder, Client, ConfigError, SyncClient, TemplateError, VerificationError
+from wechatpay_chain._response import Response
+from wechatpay_chain._template import parse
 from wechatpay_chain.php import Rsa
 from wechatpay_chain.v2 import MerchantCertificate
 
@@ -67,13 +73,14 @@ def test_factory_merchant_forms(keys: Keys, tmp_path: Path) -> None:
         {"pfx": str(p12), "passphrase": MCHID},
     ):
         assert isinstance(Builder.factory({**base, "merchant": merchant})._merchant_tls, MerchantCertificate)
-    for merchant, field in (
+    bad: list[tuple[Any, str]] = [
         ({"cert": cert}, "merchant['key']"),
         ({"key": key}, "merchant['cert']"),
         ({"cert": cert, "key": key, "ca": "x"}, "merchant['ca']"),
         ({"cert": [cert, "a", "b"], "key": key}, "merchant['cert']"),
         ("apiclient_cert.pem", "merchant"),
-    ):
+    ]
+    for merchant, field in bad:
         with pytest.raises(ConfigError) as info:
             Builder.factory({**base, "merchant": merchant})
         assert info.value.field == field
@@ -82,7 +89,7 @@ def test_factory_merchant_forms(keys: Keys, tmp_path: Path) -> None:
 
 
 def test_factory_apiv3_key_forms_and_placeholder_rules(keys: Keys, fake: FakeWeChat, tmp_path: Path) -> None:
-    cert, key = _files(keys, tmp_path)
+    _, key = _files(keys, tmp_path)
     encrypted = keys.merchant.private_key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.BestAvailableEncryption(b"pw")
     ).decode()
@@ -156,5 +163,172 @@ async def test_guzzle_request_options_refused_with_the_python_way(fake: FakeWeCh
         ("http_errors", "no", "True or False"),
     ):
         with pytest.raises(TemplateError, match=message):
-            node.post({"json": {}, name: value})
+            await node.post({"json": {}, name: value})
     assert not fake.seen
+
+
+# -- Guzzle request options that keep their meaning ---------------------------------------------------------------
+async def test_sink_writes_the_answer_to_a_file(fake: FakeWeChat, tmp_path: Path) -> None:
+    bill = "交易时间,商户号\n`2024-01-01,`1900000109\n".encode() * 2000
+
+    async def file(request: web.Request, body: bytes) -> web.Response:
+        return web.Response(body=bill, content_type="text/plain")  # downloads are unsigned
+
+    fake.routes[("GET", "/v3/billdownload/file")] = file
+    target = tmp_path / "bill.csv"
+    async with fake.client() as wxpay:
+        r = await wxpay.v3.billdownload.file.get({"query": {"token": "t"}, "sink": str(target)})
+        assert r.status == 200 and r.body == b"" and target.read_bytes() == bill
+        buffer = io.BytesIO()
+        r = await wxpay.v3.pay.transactions.id._transaction_id_.get(transaction_id="42", sink=buffer)
+        assert json.loads(buffer.getvalue())["path"] == "/v3/pay/transactions/id/42" and r.verified_serial
+        # A signed answer that fails verification is never written.
+        fake.tamper = lambda headers, body: (headers, body + b" ")
+        bad = tmp_path / "bad.json"
+        with pytest.raises(VerificationError):
+            await wxpay.v3.pay.transactions.id._transaction_id_.get(transaction_id="42", sink=bad)
+        assert not bad.exists() and not (tmp_path / "bad.json.part").exists()
+        with pytest.raises(TemplateError, match="sink must be"):
+            await wxpay.v3.x.get(sink=42)
+
+
+async def test_sync_client_sink(fake: FakeWeChat, tmp_path: Path, keys: Keys) -> None:
+    target = tmp_path / "answer.json"
+
+    def script() -> Response:  # blocking code, in a thread so that the fake server's loop keeps running
+        with SyncClient(MCHID, keys.merchant.serial, keys.merchant.private_key, fake.certs(), base_url=fake.base_url) as w:
+            return w.v3.marketing.favor.stocks.post({"json": {"a": 1}, "sink": target})
+
+    r = await asyncio.to_thread(script)
+    assert r.body == b"" and json.loads(target.read_bytes())["json"] == {"a": 1}
+
+
+async def test_http_errors_false_returns_the_error_answer(fake: FakeWeChat) -> None:
+    async def missing(request: web.Request, body: bytes) -> web.Response:
+        return web.json_response({"code": "ORDER_NOT_EXIST", "message": "no"}, status=404)
+
+    fake.routes[("GET", "/v3/pay/transactions/id/1")] = missing
+    async with fake.client() as wxpay:
+        node = wxpay.v3.pay.transactions.id._transaction_id_
+        r = await node.get(transaction_id="1", http_errors=False)
+        assert r.status == 404 and r.json()["code"] == "ORDER_NOT_EXIST" and r.verified_serial is None
+        with pytest.raises(APIError) as info:
+            await node.get(transaction_id="1", http_errors=True)
+        assert info.value.status == 404
+
+
+async def test_verify_takes_a_ca_bundle_per_call(fake: FakeWeChat, keys: Keys, tmp_path: Path) -> None:
+    ca = tmp_path / "ca.pem"
+    ca.write_bytes(keys.platform.certificate_pem())
+    wxpay = fake.client()
+    template = parse("v3/x")
+    assert wxpay._prepare("GET", template, ({"verify": str(ca)},), {}).ssl is not None
+    assert wxpay._prepare("GET", template, ({"verify": True, "allow_redirects": False},), {}).ssl is None
+    with pytest.raises(TemplateError, match="CA bundle"):
+        wxpay._prepare("GET", template, ({"verify": str(tmp_path / "missing.pem")},), {})
+
+
+async def test_apiv2_sink_writes_the_bill(tmp_path: Path) -> None:
+    csv = "交易时间,公众账号ID\n`2024-01-01 00:00:00,`wx1\n".encode()
+
+    async def downloadbill(request: web.Request) -> web.Response:
+        return web.Response(body=csv, content_type="text/plain")
+
+    app = web.Application()
+    app.router.add_post("/pay/downloadbill", downloadbill)
+    async with serve(app) as server, Client(MCHID, apiv2_key=V2KEY, base_url=str(server.make_url("/"))) as wxpay:
+        target = tmp_path / "bill.csv"
+        r = await wxpay.v2.pay.downloadbill.post(xml={"bill_date": "20240101", "bill_type": "ALL"}, sink=target)
+    assert r.status == 200 and target.read_bytes() == csv
+
+
+# -- promise-style async (postAsync(...)->then(...)->otherwise(...)->wait()) -------------------------------------------
+ORDER = {"appid": "wxd678efh567hg6787", "mchid": MCHID, "description": "Image形象店", "out_trade_no": "1217752501",
+         "amount": {"total": 100, "currency": "CNY"}, "notify_url": "https://www.weixin.qq.com/wxpay/pay.php"}
+
+
+async def test_promise_verbs_are_awaitable_and_chain_like_guzzle(fake: FakeWeChat) -> None:
+    async with fake.client() as wxpay:
+        r = await wxpay.v3.pay.transactions.native.postAsync({"json": ORDER})
+        assert r.json()["json"] == ORDER and fake.seen[-1].method == "POST"
+        echoed = await (
+            wxpay.chain("v3/pay/transactions/id/{transaction_id}")
+            .getAsync({"transaction_id": "42", "query": {"mchid": MCHID}})
+            .then(lambda response: response.json())
+            .then(lambda data: data["path"])
+        )
+        assert echoed == "/v3/pay/transactions/id/42"
+        # A rejection skips on_fulfilled and reaches otherwise(); a returned promise is awaited (a chained request).
+        fake.routes[("DELETE", "/v3/x")] = lambda request, body: web.json_response({"code": "NOT_FOUND"}, status=404)
+        seen: list[Any] = []
+        result = await (
+            wxpay["v3/x"].deleteAsync()
+            .then(lambda response: seen.append("fulfilled"))
+            .otherwise(lambda exc: wxpay.v3.y.putAsync(json={"after": type(exc).__name__}))
+            .then(lambda response: response.json()["json"])
+        )
+        assert result == {"after": "APIError"} and seen == []
+        with pytest.raises(ZeroDivisionError):
+            await wxpay.v3.z.patchAsync(json={}).then(lambda response: 1 / 0)
+        recovered = await wxpay.v3.z.patchAsync(json={}).then(lambda response: 1 / 0).otherwise(lambda exc: "ok")
+        assert recovered == "ok"  # an error in on_fulfilled rejects the next promise (not its sibling on_rejected)
+        async def later(response: Any) -> int:
+            return int(response.status)
+
+        assert await wxpay.v3.z.getAsync().then(later) == 200
+        # Bad input is a rejected promise before any I/O, as in Guzzle.
+        before = len(fake.seen)
+        refused = wxpay.v3.pay.transactions.native.postAsync({"jsno": ORDER})
+        assert await refused.otherwise(lambda exc: type(exc).__name__) == "TemplateError"
+        assert len(fake.seen) == before
+        pending = wxpay.v3.z.getAsync()
+        with pytest.raises(RuntimeError, match="await"):
+            pending.wait()
+        assert (await pending).status == 200  # still pending after the refused wait()
+
+
+def test_promise_attribute_paths_are_unchanged(fake: FakeWeChat) -> None:
+    wxpay = fake.client()
+    assert str(wxpay.v3.postAsync.x) == "v3/post-async/x"  # still a segment when not called
+    assert str(wxpay.v3.a.deleteAsync) == "v3/a/delete-async"
+    assert repr(wxpay.v3.getAsync("bad")) == "<Promise pending>"  # type: ignore[arg-type]
+
+
+async def test_wait_blocks_where_no_loop_runs(fake: FakeWeChat, keys: Keys) -> None:
+    def script() -> list[Any]:  # a PHP-style script: no event loop in this thread
+        wxpay = Client(MCHID, keys.merchant.serial, keys.merchant.private_key, fake.certs(), base_url=fake.base_url)
+        first = (
+            wxpay.v3.pay.transactions.native.postAsync({"json": ORDER})
+            .then(lambda response: response.json()["json"]["out_trade_no"])
+            .otherwise(lambda exc: None)
+            .wait()
+        )
+        second = wxpay.v3.pay.transactions.native.postAsync({"json": ORDER}).wait().status  # the client is reusable
+        rejected = wxpay.v3.pay.transactions.native.postAsync({"jsno": ORDER})
+        assert rejected.wait(unwrap=False) is None
+        try:
+            rejected.wait()
+        except TemplateError as exc:
+            return [first, second, type(exc).__name__]
+        return []
+
+    assert await asyncio.to_thread(script) == ["1217752501", 200, "TemplateError"]
+
+
+async def test_sync_client_promises(fake: FakeWeChat, keys: Keys) -> None:
+    fake.routes[("GET", "/v3/missing")] = lambda request, body: web.json_response({"code": "NOT_FOUND"}, status=404)
+
+    def script() -> list[Any]:
+        with Builder.factory(
+            {"mchid": MCHID, "serial": keys.merchant.serial, "privateKey": keys.merchant.private_pem().decode(),
+             "certs": fake.certs(), "base_uri": fake.base_url},
+            sync=True,
+        ) as wxpay:
+            promise = wxpay.v3.pay.transactions.native.postAsync({"json": ORDER})
+            pending = [wxpay.v3.n.postAsync(json={"i": i}) for i in range(3)]  # sent at once, concurrently
+            out = promise.then(lambda response: response.json()["json"]["mchid"]).wait()
+            code = wxpay.v3.missing.getAsync().otherwise(lambda exc: getattr(exc, "code", None)).wait()
+            chained = wxpay.v3.a.getAsync().then(lambda response: wxpay.v3.b.getAsync()).wait().json()["path"]
+            return [out, code, chained, [p.wait().json()["json"]["i"] for p in pending]]
+
+    assert await asyncio.to_thread(script) == [MCHID, "NOT_FOUND", "/v3/b", [0, 1, 2]]

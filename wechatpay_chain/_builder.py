@@ -104,7 +104,7 @@ def _apiv2_only(kwargs: dict[str, Any]) -> None:
 def _guzzle(key: str, value: Any, kwargs: dict[str, Any]) -> bool:
     """Apply or refuse one Guzzle client option; ``False`` if ``key`` is not one."""
     if key in _SAME_AS_DEFAULT:
-        if value != _SAME_AS_DEFAULT[key] or isinstance(value, int) and not isinstance(value, bool):
+        if value is not _SAME_AS_DEFAULT[key]:  # the bool itself: PHP's 1/0 are not taken for true/false
             if key == "verify" and value is False:
                 raise ConfigError("verify", "TLS certificate checks cannot be turned off for a payment API")
             raise ConfigError(key, _PER_CALL[key])

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Generic, NoReturn, Protocol, TypeVar, ove
 from ._template import Template, parse
 
 if TYPE_CHECKING:
+    from ._promise import Promise
     from ._response import Response
 
 __all__ = ["Node", "SyncNode", "normalize"]
@@ -25,6 +26,9 @@ R = TypeVar("R", covariant=True)
 V = TypeVar("V")
 
 VERBS = ("get", "post", "put", "patch", "delete")
+#: wechatpay-php's promise verbs. As attributes they are still the segments ``get-async``…, so a path through one
+#: is unchanged; only *calling* one sends the request and returns a :class:`~._promise.Promise`.
+ASYNC_VERBS = ("getAsync", "postAsync", "putAsync", "patchAsync", "deleteAsync")
 _KEYWORDS = frozenset(k for k in keyword.kwlist if k.islower())
 _UPPER = re.compile(r"[A-Z]")
 # Names that tools probe for and that look like placeholders; they must never become segments.
@@ -119,7 +123,7 @@ class _Base(Generic[R]):
         printer.text(repr(self))
 
     def __dir__(self) -> list[str]:
-        return list(VERBS)
+        return [*VERBS, *ASYNC_VERBS]
 
     def __copy__(self) -> _Base[R]:
         return self
@@ -148,6 +152,11 @@ class Node(_Base["Awaitable[Response]"]):
     put: _Verb[AsyncVerb] = _Verb()
     patch: _Verb[AsyncVerb] = _Verb()
     delete: _Verb[AsyncVerb] = _Verb()
+    getAsync: _Verb[PromiseVerb] = _Verb()  # wechatpay-php names: a promise when called, else a segment
+    postAsync: _Verb[PromiseVerb] = _Verb()
+    putAsync: _Verb[PromiseVerb] = _Verb()
+    patchAsync: _Verb[PromiseVerb] = _Verb()
+    deleteAsync: _Verb[PromiseVerb] = _Verb()
 
     def __getattr__(self, name: str) -> Node:
         # Only reached on a miss: the child is then cached in __dict__ and found directly next time.
@@ -161,6 +170,8 @@ class Node(_Base["Awaitable[Response]"]):
         return Node(self._client, self._join(segment))
 
     def _make_verb(self, verb: str) -> AsyncVerb:
+        if verb in ASYNC_VERBS:
+            return PromiseVerb(self._client, self._join(normalize(verb)), verb[:-5].upper(), self._path)
         return AsyncVerb(self._client, self._join(verb), verb.upper(), self._path)
 
 
@@ -181,6 +192,17 @@ class AsyncVerb(Node):
         return result
 
 
+class PromiseVerb(AsyncVerb):
+    """``postAsync`` & co.: call it for a Guzzle-style :class:`~._promise.Promise` of ``METHOD parent``."""
+
+    def __call__(  # type: ignore[override]
+        self, options: Mapping[str, Any] | None = None, /, **kwargs: Any
+    ) -> Promise:
+        from ._promise import start
+
+        return start(self._client, self._method, parse(self._parent), (options,), kwargs)
+
+
 class SyncNode(_Base["Response"]):
     """A blocking path node (from :class:`SyncClient`): verbs return the :class:`Response`."""
 
@@ -189,6 +211,11 @@ class SyncNode(_Base["Response"]):
     put: _Verb[SyncVerb] = _Verb()
     patch: _Verb[SyncVerb] = _Verb()
     delete: _Verb[SyncVerb] = _Verb()
+    getAsync: _Verb[SyncPromiseVerb] = _Verb()
+    postAsync: _Verb[SyncPromiseVerb] = _Verb()
+    putAsync: _Verb[SyncPromiseVerb] = _Verb()
+    patchAsync: _Verb[SyncPromiseVerb] = _Verb()
+    deleteAsync: _Verb[SyncPromiseVerb] = _Verb()
 
     def __getattr__(self, name: str) -> SyncNode:
         child = SyncNode(self._client, self._join(self._segment(name)))
@@ -201,6 +228,8 @@ class SyncNode(_Base["Response"]):
         return SyncNode(self._client, self._join(segment))
 
     def _make_verb(self, verb: str) -> SyncVerb:
+        if verb in ASYNC_VERBS:
+            return SyncPromiseVerb(self._client, self._join(normalize(verb)), verb[:-5].upper(), self._path)
         return SyncVerb(self._client, self._join(verb), verb.upper(), self._path)
 
 
@@ -218,3 +247,15 @@ class SyncVerb(SyncNode):
     def __call__(self, options: Mapping[str, Any] | None = None, /, **kwargs: Any) -> Response:
         result: Response = self._client._call(self._method, parse(self._parent), (options,), kwargs)
         return result
+
+
+class SyncPromiseVerb(SyncVerb):
+    """``postAsync`` & co. on a :class:`SyncClient`: the request starts at once on the client's loop thread;
+    ``wait()`` blocks for it and runs the ``then``/``otherwise`` callbacks in the waiting thread."""
+
+    def __call__(  # type: ignore[override]
+        self, options: Mapping[str, Any] | None = None, /, **kwargs: Any
+    ) -> Promise:
+        from ._promise import start
+
+        return start(self._client, self._method, parse(self._parent), (options,), kwargs)

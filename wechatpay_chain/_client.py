@@ -308,6 +308,10 @@ class Client:
         if self._middleware is None and not req.v2:
             raise ConfigError("serial", "APIv3 calls need serial, private_key and certs")
         self._ensure_open()
+        if req.sink is not None:  # Guzzle's ``sink``: the answer goes to a file (see download.save)
+            from .download import save
+
+            return await save(self, req)
         policy = self.retry
         if self._certificates is not None and req.verify and not req.v2:
             await self._certificates.ensure_loaded()
@@ -406,6 +410,8 @@ class Client:
             if self._hooks or logger.isEnabledFor(logging.DEBUG):
                 self._report(req, url, attempt, status or ctx.status, time.monotonic() - t0, request_id, error)
         if status < 200 or status >= 300:
+            if not req.http_errors:  # Guzzle's http_errors => false: the (unverified) answer, as it came
+                return Response(status, headers, raw, url, None)
             api_error = error_from_answer(status, raw, headers)
             if status in self.retry.statuses:
                 if req.idempotent or status == 429:
@@ -442,6 +448,7 @@ class Client:
                 timeout=req.timeout or self.timeout,
                 allow_redirects=False,
                 middlewares=None if self._owns_session else (self._middleware,),
+                **({"ssl": req.ssl} if req.ssl is not None else {}),
             )
         except (asyncio.TimeoutError, aiohttp.ServerTimeoutError) as exc:
             raise RequestTimeout(f"{req.method} {req.url.path} timed out") from exc

@@ -6,6 +6,9 @@ once (or take the raw/multipart body) → decide idempotency.
 
 from __future__ import annotations
 
+import functools
+import os
+import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -15,7 +18,7 @@ import orjson
 import yarl
 
 from . import _config, sensitive
-from ._options import build_query, check_headers, split_options
+from ._options import build_query, check_guzzle_option, check_headers, split_options
 from ._response import Response
 from ._template import Template
 from .errors import TemplateError
@@ -52,11 +55,51 @@ class Prepared:
     verify: bool = True
     # How a 2xx answer is checked ("verify", "unsigned" file, "statement"), worked out once per request.
     rule: str | None = None
+    # Guzzle request options (issue 14): a 4xx/5xx answer returned instead of raised; where to write the answer.
+    http_errors: bool = True
+    sink: Any = None
 
 
 def prepare(client: Client, method: str, template: Template, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Prepared:
     """Validate one call and build its request (APIv2 paths are handed to :mod:`.v2`)."""
     values, opts = split_options(template, args, kwargs)
+    req = _build(client, method, template, values, opts)
+    return req if _GUZZLE_KEPT.isdisjoint(opts) else _guzzle(req, opts)
+
+
+_GUZZLE_KEPT = frozenset({"sink", "http_errors", "allow_redirects", "verify"})
+
+
+@functools.lru_cache(maxsize=8)
+def _ca_context(cafile: str) -> ssl.SSLContext:
+    try:
+        return ssl.create_default_context(cafile=cafile)
+    except (OSError, ssl.SSLError) as exc:
+        raise TemplateError(f"verify: cannot use {cafile!r} as a CA bundle ({exc})") from None
+
+
+def _guzzle(req: Prepared, opts: dict[str, Any]) -> Prepared:
+    """Guzzle request options that keep their meaning: ``sink``, ``http_errors``, ``verify``, ``allow_redirects``."""
+    for key in ("allow_redirects", "verify", "http_errors"):
+        if key in opts:
+            check_guzzle_option(key, opts[key])
+    cafile = opts.get("verify")
+    if isinstance(cafile, str):
+        if req.ssl is not None:
+            raise TemplateError("verify='...' cannot be combined with security=True (the merchant TLS context)")
+        req.ssl = _ca_context(cafile)
+    req.http_errors = opts.get("http_errors", True)
+    sink = opts.get("sink")
+    if sink is not None:
+        if isinstance(sink, os.PathLike):
+            sink = os.fspath(sink)
+        if not isinstance(sink, str) and not callable(getattr(sink, "write", None)):
+            raise TemplateError(f"sink must be a file path or a binary file object, not {type(sink).__name__}")
+        req.sink = sink
+    return req
+
+
+def _build(client: Client, method: str, template: Template, values: dict[str, Any], opts: dict[str, Any]) -> Prepared:
     path = template.expand(values)
     if path.startswith("v2/"):
         from .v2._request import prepare_v2

@@ -7,6 +7,7 @@ call it from inside one). Validation happens in the caller's thread, before any 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import threading
 from typing import Any
 
@@ -52,11 +53,16 @@ class SyncClient:
         return self._root[path]
 
     def _call(self, method: str, template: Template, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Response:
+        return self._start(method, template, args, kwargs).result()
+
+    def _start(
+        self, method: str, template: Template, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> concurrent.futures.Future[Response]:
+        """Validate in this thread, then send on the loop thread (``postAsync`` promises wait on the future)."""
         prepared = self._client._prepare(method, template, args, kwargs)
         if self._loop.is_closed():
             raise TransportError("this client is closed; create a new one")
-        future = asyncio.run_coroutine_threadsafe(self._client._send(prepared), self._loop)
-        return future.result()
+        return asyncio.run_coroutine_threadsafe(self._client._send(prepared), self._loop)
 
     def parse_notification(self, headers: Any, body: bytes | str) -> Any:
         """Blocking :meth:`Client.parse_notification` (verify + decrypt a callback)."""

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 from cryptography.hazmat.primitives import hashes
 
+from ._response import Response
 from ._template import parse
 from .errors import RequestTimeout, TemplateError, TransportError, VerificationError
 
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
     from ._client import Client
     from ._prepare import Prepared
 
-__all__ = ["Downloaded", "download", "stream"]
+__all__ = ["Downloaded", "download", "save", "stream"]
 
 Progress = Callable[[int, "int | None"], None]
 _CHUNK = 64 * 1024
@@ -229,28 +230,64 @@ async def download(
     chunks = stream(
         client, url, hash_value=expected, hash_type=kind, gzip=gzip, progress=counting, timeout=timeout, unchecked=True
     )
-    if dest is None:
-        parts: list[bytes] = []
+
+    async def hashed() -> AsyncIterator[bytes]:
+        nonlocal size
         async for piece in chunks:
             hasher.update(piece)
             size += len(piece)
-            parts.append(piece)
-        return Downloaded(None, size, received[0], hasher.hexdigest(), b"".join(parts))
-    path = os.fspath(dest)
-    part = path + ".part"
+            yield piece
+
+    if dest is None:
+        content = b"".join([piece async for piece in hashed()])
+        return Downloaded(None, size, received[0], hasher.hexdigest(), content)
+    path = await _write(os.fspath(dest), hashed())
+    return Downloaded(path, size, received[0], hasher.hexdigest())
+
+
+async def _write(sink: Any, chunks: AsyncIterator[bytes]) -> str | None:
+    """Write ``chunks`` to a binary file object, or to ``path.part`` renamed to the path once complete
+    (removed on any failure, so a file at the path is always whole). Returns the path."""
     loop = asyncio.get_running_loop()
+    if not isinstance(sink, str):
+        async for piece in chunks:
+            await loop.run_in_executor(None, sink.write, piece)
+        return None
+    part = sink + ".part"
     fh = await loop.run_in_executor(None, open, part, "wb")
     try:
         try:
             async for piece in chunks:
-                hasher.update(piece)
-                size += len(piece)
                 await loop.run_in_executor(None, fh.write, piece)
         finally:
             fh.close()
-        os.replace(part, path)
+        os.replace(part, sink)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(part)
         raise
-    return Downloaded(path, size, received[0], hasher.hexdigest())
+    return sink
+
+
+async def save(client: Client, req: Prepared) -> Response:
+    """Guzzle's ``sink`` option: send ``req`` once and write the answer body to ``req.sink`` (a path or a binary
+    file object). The returned :class:`Response` has an empty ``body``; the file holds it.
+
+    A bodiless APIv3 GET is streamed (a signed answer is still verified before it is written); APIv2 calls and
+    requests with a body go through the ordinary pipeline (verified, capped by ``max_response_size``) and are
+    written afterwards.
+    """
+    sink, req.sink = req.sink, None
+    if req.v2 or req.body or req.payload is not None or req.method != "GET":
+        answer = await client._send(req)
+        await _write(sink, _one(answer.body))
+        return Response(answer.status, answer.headers, b"", answer.raw_url, answer.verified_serial)
+    async with client._open(req) as (resp, ctx):
+        chunks = _one(await resp.read()) if ctx.verified_serial is not None else resp.content.iter_chunked(_CHUNK)
+        try:
+            await _write(sink, chunks)
+        except (asyncio.TimeoutError, aiohttp.ServerTimeoutError) as exc:
+            raise RequestTimeout(f"{req.method} {req.url.path}: writing the answer to sink timed out") from exc
+        except aiohttp.ClientError as exc:
+            raise TransportError(f"{req.method} {req.url.path} failed while streaming to sink: {exc}") from exc
+        return Response(resp.status, resp.headers, b"", req.url, ctx.verified_serial)
