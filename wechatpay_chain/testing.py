@@ -9,9 +9,12 @@ from __future__ import annotations
 import datetime as _dt
 import os
 import time
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
+import orjson
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -23,6 +26,7 @@ from .signing import AUTH_SCHEME, parse_authorization, request_message, response
 __all__ = [
     "KeyPair",
     "RequestCheckError",
+    "build_notification",
     "check_request",
     "generate_key_pair",
     "sign_response_headers",
@@ -137,3 +141,46 @@ def check_request(
     if not crypto.rsa_verify(message, fields["signature"], key):
         raise RequestCheckError("signature does not match the request (method, path+query, body)")
     return fields
+
+
+def build_notification(
+    event_type: str,
+    resource: Mapping[str, Any],
+    apiv3_key: str,
+    private_key: rsa.RSAPrivateKey,
+    serial: str,
+    *,
+    summary: str = "",
+    original_type: str = "transaction",
+    notification_id: str | None = None,
+    create_time: str | None = None,
+    timestamp: int | None = None,
+) -> tuple[dict[str, str], bytes]:
+    """``(headers, body)`` of a callback as WeChat Pay POSTs it to a ``notify_url``.
+
+    ``resource`` is AEAD_AES_256_GCM-encrypted with ``apiv3_key`` (associated data = ``original_type``) and
+    the body is signed with ``private_key`` under ``serial`` (a platform certificate serial or a
+    ``PUB_KEY_ID_…``), so :meth:`wechatpay_chain.Client.parse_notification` accepts it.
+    """
+    nonce = crypto.nonce(12)
+    when = _dt.datetime.now(_dt.timezone(_dt.timedelta(hours=8)))
+    body = orjson.dumps(
+        {
+            "id": notification_id or str(uuid.uuid4()),
+            "create_time": create_time or when.isoformat(timespec="seconds"),
+            "resource_type": "encrypt-resource",
+            "event_type": event_type,
+            "summary": summary,
+            "resource": {
+                "original_type": original_type,
+                "algorithm": "AEAD_AES_256_GCM",
+                "ciphertext": crypto.aes_gcm_encrypt(orjson.dumps(dict(resource)), apiv3_key, nonce, original_type),
+                "associated_data": original_type,
+                "nonce": nonce,
+            },
+        }
+    )
+    headers = sign_response_headers(body, private_key, serial, timestamp=timestamp)
+    headers["Content-Type"] = "application/json"
+    headers["Request-ID"] = os.urandom(16).hex()
+    return headers, body

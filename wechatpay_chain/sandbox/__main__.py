@@ -3,7 +3,8 @@
 With ``--write-config DIR`` it writes fresh merchant/platform keys and ``DIR/config.json`` (mchid, serial,
 private_key, certs, apiv3_key, base_url) once it is listening, so another process can build a client from it.
 ``python -m wechatpay_chain.sandbox clock [advance SECONDS] [--url URL]`` reads or moves a running sandbox's
-clock through its loopback admin interface.
+clock through its loopback admin interface; ``… payer pay OUT_TRADE_NO`` (``fail``, ``cancel``,
+``settle-refund``, ``orders``) plays the payer of a running sandbox the same way.
 """
 
 from __future__ import annotations
@@ -107,6 +108,10 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["clock"]:
         return clock_command(argv[1:])
+    if argv[:1] == ["payer"]:
+        from .payments._cli import payer_command
+
+        return payer_command(argv[1:])
     args = parse_args(argv)
     try:
         asyncio.run(serve(args))

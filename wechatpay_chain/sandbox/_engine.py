@@ -56,7 +56,7 @@ SEEN_LIMIT = 10_000
 _PLACEHOLDER = re.compile(r"^\{([A-Za-z_][A-Za-z0-9_]*)\}$")
 
 #: What a handler returns: ``(status, document)``, or a document (status 200).
-Answer = Union[tuple[int, Any], dict[str, Any], list[Any], None]  # noqa: UP007 - a runtime alias on 3.10
+Answer = Union[tuple[int, Any], dict[str, Any], list[Any], web.StreamResponse, None]  # noqa: UP007 - a runtime alias on 3.10
 Handler = Callable[["Call"], Answer | Awaitable[Answer]]
 H = TypeVar("H", bound=Handler)
 
@@ -484,6 +484,8 @@ class Engine:
         status, doc, code = await run()
         if fault in ("error", _DROP):
             return self._fail(request, fault)
+        if isinstance(doc, web.StreamResponse):
+            return doc, code
         return self.answer(request, status, doc, fault if fault in ("tamper", "probe") else None), code
 
     def _fail(self, request: web.Request, fault: str) -> tuple[web.StreamResponse, str]:
@@ -527,6 +529,8 @@ class Engine:
             result = route.handler(call)
             if inspect.isawaitable(result):
                 result = await result
+            if isinstance(result, web.StreamResponse):  # e.g. a bill file: sent as is, unsigned like WeChat Pay's
+                return result.status, result, ""
             status, doc = result if isinstance(result, tuple) else (200, result)
             raw = b"" if doc is None else doc if isinstance(doc, bytes) else orjson.dumps(doc)
             if record_key is not None and number is not None and 200 <= status < 300:

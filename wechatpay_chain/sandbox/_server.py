@@ -26,7 +26,7 @@ from .._client import Client
 from .._sync import SyncClient
 from ..testing import KeyPair, generate_key_pair
 from ..v2.fake import V2Fake
-from . import product_coupon
+from . import payments, product_coupon
 from ._clock import Clock
 from ._engine import Engine, H, Handler, Route, Seen
 from ._faults import Faults
@@ -100,6 +100,7 @@ class Sandbox:
             clock=Clock(clock),
         )
         product_coupon.register(self.engine, brands=brands, initial_stock_state=initial_stock_state)
+        payments.register(self.engine)
         self.notify_url = notify_url
         #: The APIv2 (XML) surface: /pay/micropay, /pay/orderquery, /secapi/pay/refund, refund notifications.
         self.v2 = V2Fake(apiv2_key or crypto.nonce(32), mchid)
@@ -117,6 +118,7 @@ class Sandbox:
         app.router.add_route("GET", "/_sandbox/clock", self._admin_clock)
         app.router.add_route("POST", "/_sandbox/clock/advance", self._admin_clock)
         app.router.add_route("GET", "/_sandbox/notifications", self._admin_notifications)
+        self.payments.add_admin_routes(app.router)
         self.v2.add_routes(app.router)
         app.router.add_route("*", "/{tail:.*}", self.engine.handle)
         app.on_startup.append(self._on_startup)
@@ -285,6 +287,28 @@ class Sandbox:
     def store(self) -> Store:
         """The in-memory coupons and stocks (``sb.store.coupons``, ``sb.store.stocks``)."""
         return self.engine.states[product_coupon.STATE]  # type: ignore[no-any-return]
+
+    @property
+    def payments(self) -> payments.Payments:
+        """Orders, refunds and bills (``sb.payments.ledger``); the payer's actions are also on the sandbox."""
+        return self.engine.states[payments.STATE]  # type: ignore[no-any-return]
+
+    def pay(self, out_trade_no: str | None = None, **options: Any) -> dict[str, Any]:
+        """Play the payer: pay an order (``NOTPAY → SUCCESS``) and send ``TRANSACTION.SUCCESS``; see
+        :meth:`payments.Payments.pay` (``prepay_id=``, ``openid=``, ``amount=``, ``when=``)."""
+        return self.payments.pay(out_trade_no, **options)
+
+    def fail_payment(self, out_trade_no: str | None = None, **options: Any) -> dict[str, Any]:
+        """The payment fails: ``NOTPAY → PAYERROR``."""
+        return self.payments.fail(out_trade_no, **options)
+
+    def cancel_payment(self, out_trade_no: str | None = None, **options: Any) -> dict[str, Any]:
+        """The payer gives up; the order stays ``NOTPAY``."""
+        return self.payments.cancel(out_trade_no, **options)
+
+    def settle_refund(self, out_refund_no: str, outcome: str | None = None) -> dict[str, Any]:
+        """Give a ``PROCESSING`` refund its outcome now (``SUCCESS``/``ABNORMAL``/``CLOSED``) and notify."""
+        return self.payments.settle_refund(out_refund_no, outcome)
 
     @property
     def clock(self) -> Clock:
