@@ -17,7 +17,7 @@ import codecs
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass, field
 
-__all__ = ["Bill", "BillFormatError", "BillParser", "parse_bill"]
+__all__ = ["MAX_LINE", "Bill", "BillFormatError", "BillParser", "parse_bill"]
 
 
 class BillFormatError(ValueError):
@@ -38,12 +38,25 @@ def _cells(line: str) -> list[str]:
     return line[1:].split(",`")
 
 
-class BillParser:
-    """Feed text (or bytes, via :meth:`feed_bytes`) in any chunking; completed rows come back from each call."""
+#: Longest line :class:`BillParser` accepts by default (real bill lines are well under 4 KiB).
+MAX_LINE = 1024 * 1024
 
-    def __init__(self) -> None:
+
+class BillParser:
+    """Feed text (or bytes, via :meth:`feed_bytes`) in any chunking; completed rows come back from each call.
+
+    Linear in the input however it is chunked: a partial line is kept as a list of pieces and joined once,
+    when its newline arrives. A line longer than ``max_line`` characters is a :class:`BillFormatError`, so
+    a file without newlines cannot grow memory without bound (issue 11).
+    """
+
+    def __init__(self, *, max_line: int = MAX_LINE) -> None:
+        if not isinstance(max_line, int) or isinstance(max_line, bool) or max_line < 1:
+            raise ValueError(f"max_line must be a positive number of characters, got {max_line!r}")
         self.bill = Bill()
-        self._buffer = ""
+        self.max_line = max_line
+        self._pending: list[str] = []  # the unfinished last line, in pieces
+        self._pending_size = 0
         self._decoder = codecs.getincrementaldecoder("utf-8-sig")()
         self._in_summary = False
         self._line_no = 0
@@ -63,18 +76,40 @@ class BillParser:
         return list(self._rows(self._decoder.decode(data)))
 
     def _rows(self, text: str) -> Iterator[dict[str, str]]:
-        self._buffer += text
-        *lines, self._buffer = self._buffer.split("\n")
-        for line in lines:
+        if "\n" not in text:
+            self._keep(text)
+            return
+        first, *lines, rest = text.split("\n")
+        if self._pending:
+            self._pending.append(first)
+            first = "".join(self._pending)
+            self._pending.clear()
+            self._pending_size = 0
+        self._keep(rest)
+        for line in (first, *lines):
             row = self._line(line)
             if row is not None:
                 yield row
 
+    def _keep(self, piece: str) -> None:
+        if piece:
+            self._pending_size += len(piece)
+            self._check_length(self._pending_size)
+            self._pending.append(piece)
+
+    def _check_length(self, size: int) -> None:
+        if size > self.max_line:
+            raise BillFormatError(f"line {self._line_no + 1}: longer than max_line={self.max_line} characters")
+
     def close(self) -> list[dict[str, str]]:
         """Flush the last line (the file may not end with a newline)."""
-        rest = self._buffer + self._decoder.decode(b"", final=True)
-        self._buffer = ""
-        return [row for row in map(self._line, rest.split("\n")) if row is not None]
+        rest = self._decoder.decode(b"", final=True)
+        rows = list(self._rows(rest)) if rest else []
+        last = "".join(self._pending)
+        self._pending.clear()
+        self._pending_size = 0
+        row = self._line(last) if last else None
+        return [*rows, row] if row is not None else rows
 
     async def aiter(self, chunks: AsyncIterable[bytes]) -> AsyncIterator[dict[str, str]]:
         """Rows from a byte stream such as ``client.stream(...)``; :attr:`summary` is filled at the end."""
@@ -85,6 +120,7 @@ class BillParser:
             yield row
 
     def _line(self, line: str) -> dict[str, str] | None:
+        self._check_length(len(line))
         self._line_no += 1
         line = line.rstrip("\r").lstrip("\ufeff")
         if not line.strip():
@@ -106,9 +142,9 @@ class BillParser:
         return dict(zip(bill.headers, cells, strict=True))
 
 
-def parse_bill(data: bytes | str | Iterable[bytes]) -> Bill:
+def parse_bill(data: bytes | str | Iterable[bytes], *, max_line: int = MAX_LINE) -> Bill:
     """Parse a whole bill held in memory (for big files use :meth:`BillParser.aiter` on the stream)."""
-    parser = BillParser()
+    parser = BillParser(max_line=max_line)
     chunks: Iterable[bytes] = [data.encode()] if isinstance(data, str) else [data] if isinstance(data, bytes) else data
     for chunk in chunks:
         parser.bill.rows.extend(parser.feed_bytes(chunk))

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import importlib
 import inspect
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,6 +21,7 @@ from typing import Any
 import orjson
 
 from ._client import Client
+from ._files import write_file
 from ._response import Response
 from .certificates import PlatformCertificate
 from .errors import WeChatPayError
@@ -46,7 +49,7 @@ def _parser() -> argparse.ArgumentParser:
         help="download, decrypt and verify the platform certificates; write wechatpay_<serial>.pem",
     )
     _merchant_options(dl, required=True)
-    dl.add_argument("-k", "--apiv3-key", required=True, help="the 32-character APIv3 key")
+    _secret_options(dl, APIV3_KEY, "the 32-character APIv3 key (asked for on a terminal when not given)")
     dl.add_argument("-o", "--output", help="directory for wechatpay_<serial>.pem (default: print PEM)")
 
     req = sub.add_parser("request", help="a signed, verified call: request v3.pay.transactions.id._id_ ...")
@@ -58,17 +61,19 @@ def _parser() -> argparse.ArgumentParser:
     req.add_argument("-p", "--param", action="append", default=[], help="placeholder value name=value")
     req.add_argument("-c", "--config", help="config.json with mchid, serial, private_key, certs, apiv3_key, base_url")
     _merchant_options(req, required=False)
-    req.add_argument("-k", "--apiv3-key", help="APIv3 key (downloads platform certificates when certs are absent)")
+    _secret_options(req, APIV3_KEY, "APIv3 key (downloads platform certificates when certs are absent)")
 
     down = sub.add_parser("download", help="download a bill file (download_url) with hash check and progress bar")
     down.add_argument("url", help="the download_url from the bill application answer")
     down.add_argument("--hash-value", help="hash_value from the same answer (required unless --unchecked)")
     down.add_argument("--hash-type", default="SHA1", help="hash_type from the same answer (SHA1 or SM3)")
-    down.add_argument("-o", "--output", required=True, help="file to write (written as .part, renamed when verified)")
+    down.add_argument(
+        "-o", "--output", required=True, help="file to write (a temporary file beside it, renamed when verified)"
+    )
     down.add_argument("--unchecked", action="store_true", help="the file has no digest: skip the hash check")
     down.add_argument("-c", "--config", help="config.json with mchid, serial, private_key, certs, apiv3_key, base_url")
     _merchant_options(down, required=False)
-    down.add_argument("-k", "--apiv3-key", help="APIv3 key (downloads platform certificates when certs are absent)")
+    _secret_options(down, APIV3_KEY, "APIv3 key (downloads platform certificates when certs are absent)")
 
     sub.add_parser("sandbox", help="run the local WeChat Pay simulator (options: sandbox --help)")
     sub.add_parser("tour", help="run the product-coupon tour against the embedded sandbox (no credentials needed)")
@@ -79,8 +84,75 @@ def _merchant_options(parser: argparse.ArgumentParser, *, required: bool) -> Non
     parser.add_argument("-m", "--mchid", required=required, help="merchant id")
     parser.add_argument("-s", "--serial", required=required, help="merchant API certificate serial")
     parser.add_argument("-f", "--private-key", required=required, help="merchant private key file (PEM)")
-    parser.add_argument("--passphrase", help="passphrase of an encrypted private key")
+    _secret_options(parser, PASSPHRASE, "passphrase of an encrypted private key")
     parser.add_argument("-u", "--base-url", help="API base URL (default https://api.mch.weixin.qq.com/)")
+
+
+class _Secret:
+    """A secret the command line can take four ways; the value itself on the command line is the least safe."""
+
+    def __init__(self, name: str, flags: tuple[str, ...], env: str, label: str) -> None:
+        self.name = name  # the argparse destination, e.g. "apiv3_key"
+        self.metavar = name.split("_")[-1].upper()
+        self.flags = flags
+        self.env = env
+        self.label = label
+
+    @property
+    def option(self) -> str:
+        return self.flags[-1]
+
+
+APIV3_KEY = _Secret("apiv3_key", ("-k", "--apiv3-key"), "WECHATPAY_APIV3_KEY", "APIv3 key")
+PASSPHRASE = _Secret("passphrase", ("--passphrase",), "WECHATPAY_KEY_PASSPHRASE", "private key passphrase")
+
+
+def _secret_options(parser: argparse.ArgumentParser, secret: _Secret, help_text: str) -> None:
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument(
+        *secret.flags,
+        dest=secret.name,
+        metavar=secret.metavar,
+        help=f"{help_text}. Unsafe on a shared machine: other users see it in the process list "
+        f"(/proc/<pid>/cmdline) and it stays in your shell history; prefer {secret.option}-file, "
+        f"${secret.env} or {secret.option}-prompt",
+    )
+    group.add_argument(
+        f"{secret.option}-file", dest=f"{secret.name}_file", metavar="FILE",
+        help=f"read the {secret.label} from FILE (one line; keep the file 0600)",
+    )  # fmt: skip
+    group.add_argument(
+        f"{secret.option}-prompt", dest=f"{secret.name}_prompt", action="store_true",
+        help=f"ask for the {secret.label} on the terminal, without echo",
+    )  # fmt: skip
+
+
+def _secret(args: argparse.Namespace, secret: _Secret, *, required: bool = False) -> str | None:
+    """The secret from its option, file, prompt or environment variable (in that order), else ``None``."""
+    path = getattr(args, f"{secret.name}_file", None)
+    if path is not None:
+        try:
+            text = Path(path).expanduser().read_text()
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = getattr(exc, "strerror", None) or exc
+            raise UsageError(f"cannot read {secret.option}-file {path!r}: {reason}") from None
+        value: str | None = text.rstrip("\r\n")
+    elif getattr(args, f"{secret.name}_prompt", False) or (
+        required and getattr(args, secret.name, None) is None and not os.environ.get(secret.env) and _interactive()
+    ):
+        value = getpass.getpass(f"{secret.label}: ")
+    else:
+        value = getattr(args, secret.name, None) or os.environ.get(secret.env) or None
+    if not value and required:
+        raise UsageError(
+            f"the {secret.label} is required: give {secret.option}-file, ${secret.env}, {secret.option}-prompt "
+            f"or {secret.option}"
+        )
+    return value or None
+
+
+def _interactive() -> bool:
+    return sys.stdin is not None and sys.stdin.isatty()
 
 
 # -- commands ----------------------------------------------------------------------------------------------
@@ -108,7 +180,7 @@ def _certs_download(args: argparse.Namespace) -> int:
             out = Path(args.output)
             out.mkdir(parents=True, exist_ok=True)
             path = out / f"wechatpay_{cert.serial}.pem"
-            path.write_bytes(cert.pem())
+            write_file(path, cert.pem(), 0o644)  # replaces a planted symlink instead of writing through it
             target = str(path)
         rows.append((cert.serial, cert.effective_time, cert.expire_time, target))
     _table(rows)
@@ -328,6 +400,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return tour(argv[1:], prog=f"{PROG} tour")
         args = _parser().parse_args(argv)
+        if hasattr(args, "apiv3_key"):  # every command but the sandbox takes the secrets
+            args.passphrase = _secret(args, PASSPHRASE)
+            args.apiv3_key = _secret(args, APIV3_KEY, required=args.command == "certs")
         if args.command == "certs":
             return _certs_download(args)
         if args.command == "download":

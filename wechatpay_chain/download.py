@@ -11,7 +11,6 @@ partial file is removed, so a file at ``dest`` is always a verified bill.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import hmac
 import os
@@ -23,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 from cryptography.hazmat.primitives import hashes
 
+from ._files import replacing
 from ._response import Response
 from ._template import parse
 from .errors import RequestTimeout, TemplateError, TransportError, VerificationError
@@ -31,12 +31,19 @@ if TYPE_CHECKING:
     from ._client import Client
     from ._prepare import Prepared
 
-__all__ = ["Downloaded", "download", "save", "stream"]
+__all__ = ["DEADLINE", "MAX_FILE_SIZE", "MAX_MEMORY_SIZE", "Downloaded", "download", "save", "stream"]
 
 Progress = Callable[[int, "int | None"], None]
 _CHUNK = 64 * 1024
 _MAX_PIECE = 128 * 1024  # at most this much decompressed output per step (gzip bombs stay bounded)
 _DOWNLOAD_TIMEOUT = aiohttp.ClientTimeout(total=None, sock_connect=5.0, sock_read=60.0)
+
+#: Largest file (uncompressed bytes) streamed or written to disk unless ``max_size=`` says otherwise.
+MAX_FILE_SIZE = 4 * 1024**3
+#: Largest file (uncompressed bytes) :func:`download` keeps in memory (no ``dest``) unless ``max_size=`` says.
+MAX_MEMORY_SIZE = 256 * 1024**2
+#: Seconds a whole download may take (``deadline=``): a peer dripping one byte a minute cannot hold it forever.
+DEADLINE = 1800.0
 
 
 class _SM3:
@@ -102,16 +109,44 @@ class _Gunzip:
             raise VerificationError(VerificationError.BAD_BODY, "the gzip bill is truncated")
 
 
-def _request(client: Client, url: str, timeout: Any) -> Prepared:
+def _request(client: Client, url: str, timeout: Any, deadline: float | None) -> Prepared:
     if not isinstance(url, str) or not url.startswith(("https://", "http://")):
         raise TemplateError("download_url must be the absolute URL returned by the bill API")
     opts: dict[str, Any] = {"url": url, "headers": {"Accept": "*/*"}}
     if timeout is not None:
         opts["timeout"] = timeout
     req = client._prepare("GET", parse("{+url}"), (opts,), {})
-    if req.timeout is None:
-        req.timeout = _DOWNLOAD_TIMEOUT
+    limits = req.timeout or _DOWNLOAD_TIMEOUT
+    if deadline is not None and (limits.total is None or limits.total > deadline):
+        # aiohttp's total covers reading the body too, so this bounds the whole download, however slow.
+        limits = aiohttp.ClientTimeout(
+            total=deadline,
+            connect=limits.connect,
+            sock_read=limits.sock_read,
+            sock_connect=limits.sock_connect,
+            ceil_threshold=limits.ceil_threshold,
+        )
+    req.timeout = limits
     return req
+
+
+def _limits(max_size: Any, default: int, deadline: Any) -> tuple[int, float | None]:
+    """Check ``max_size=`` and ``deadline=`` before any I/O."""
+    if max_size is None:
+        max_size = default
+    if not isinstance(max_size, int) or isinstance(max_size, bool) or max_size < 1:
+        raise TemplateError(f"max_size must be a positive number of bytes, got {max_size!r}")
+    if deadline is not None and (
+        not isinstance(deadline, int | float) or isinstance(deadline, bool) or not 0 < deadline < float("inf")
+    ):
+        raise TemplateError(f"deadline must be a positive number of seconds or None, got {deadline!r}")
+    return max_size, None if deadline is None else float(deadline)
+
+
+def _too_big(max_size: int) -> VerificationError:
+    return VerificationError(
+        VerificationError.BAD_BODY, f"the file is larger than max_size={max_size} bytes (uncompressed)"
+    )
 
 
 def _fields(
@@ -138,19 +173,26 @@ async def stream(
     progress: Progress | None = None,
     timeout: Any = None,
     unchecked: bool = False,
+    max_size: int | None = None,
+    deadline: float | None = DEADLINE,
 ) -> AsyncIterator[bytes]:
     """Yield the uncompressed bill in chunks; raise ``VerificationError(bad_body)`` at the end on a mismatch.
 
     ``target`` is the step-1 answer (a dict with ``download_url``/``hash_type``/``hash_value``) or the URL
     plus ``hash_value=``. Treat what you receive as provisional until the iteration ends without an error.
     ``unchecked=True`` is required to fetch a file that publishes no digest. ``progress(received, total)``
-    counts wire bytes (``total`` from Content-Length, or ``None``).
+    counts wire bytes (``total`` from Content-Length, or ``None``). More than ``max_size`` uncompressed
+    bytes (default :data:`MAX_FILE_SIZE`) is ``VerificationError(bad_body)``; the whole download must end
+    within ``deadline`` seconds (default :data:`DEADLINE`; ``None`` = only the per-read timeout), else
+    :class:`~wechatpay_chain.errors.RequestTimeout`.
     """
     url, kind, expected = _fields(target, hash_type, hash_value)
     if expected is None and not unchecked:
         raise TemplateError("hash_value is required (pass the step-1 answer, or hash_value=...), or unchecked=True")
+    limit, deadline = _limits(max_size, MAX_FILE_SIZE, deadline)
     hasher = _hasher(kind)
-    req = _request(client, url, timeout)
+    req = _request(client, url, timeout, deadline)
+    size = 0
     async with client._open(req) as (resp, ctx):
         total = resp.content_length
         received = 0
@@ -174,11 +216,16 @@ async def stream(
                     if gzip or chunk[:2] == b"\x1f\x8b":
                         gunzip = _Gunzip()
                 for piece in gunzip.feed(chunk) if gunzip is not None else (chunk,):
+                    size += len(piece)
+                    if size > limit:
+                        raise _too_big(limit)
                     hasher.update(piece)
                     yield piece
             if head:  # a body shorter than the gzip magic
                 if gzip:
                     raise VerificationError(VerificationError.BAD_BODY, "the gzip bill is truncated")
+                if size + len(head) > limit:
+                    raise _too_big(limit)
                 hasher.update(head)
                 yield head
             if gunzip is not None:
@@ -213,11 +260,19 @@ async def download(
     progress: Progress | None = None,
     timeout: Any = None,
     unchecked: bool = False,
+    max_size: int | None = None,
+    deadline: float | None = DEADLINE,
 ) -> Downloaded:
-    """Download to ``dest`` (written as ``dest.part``, renamed once the hash matched) or into memory."""
+    """Download to ``dest`` or into memory; ``max_size``/``deadline`` as for :func:`stream`.
+
+    With ``dest``, the file is written to a new 0600 temporary file beside it (never following a symlink) and
+    renamed over ``dest`` only once the hash matched, so a failed download leaves ``dest`` as it was. In memory
+    the default ``max_size`` is :data:`MAX_MEMORY_SIZE`.
+    """
     url, kind, expected = _fields(target, hash_type, hash_value)
     if expected is None and not unchecked:
         raise TemplateError("hash_value is required (pass the step-1 answer, or hash_value=...), or unchecked=True")
+    limit, deadline = _limits(max_size, MAX_FILE_SIZE if dest is not None else MAX_MEMORY_SIZE, deadline)
     hasher = _hasher(kind)
     received = [0]
 
@@ -228,7 +283,16 @@ async def download(
 
     size = 0
     chunks = stream(
-        client, url, hash_value=expected, hash_type=kind, gzip=gzip, progress=counting, timeout=timeout, unchecked=True
+        client,
+        url,
+        hash_value=expected,
+        hash_type=kind,
+        gzip=gzip,
+        progress=counting,
+        timeout=timeout,
+        unchecked=True,
+        max_size=limit,
+        deadline=deadline,
     )
 
     async def hashed() -> AsyncIterator[bytes]:
@@ -246,26 +310,17 @@ async def download(
 
 
 async def _write(sink: Any, chunks: AsyncIterator[bytes]) -> str | None:
-    """Write ``chunks`` to a binary file object, or to ``path.part`` renamed to the path once complete
-    (removed on any failure, so a file at the path is always whole). Returns the path."""
+    """Write ``chunks`` to a binary file object, or to a path through :func:`._files.replacing` (a new 0600
+    file beside it, never through a planted symlink, renamed over the path only once complete; removed on any
+    failure, so a file at the path is always whole). Returns the path."""
     loop = asyncio.get_running_loop()
     if not isinstance(sink, str):
         async for piece in chunks:
             await loop.run_in_executor(None, sink.write, piece)
         return None
-    part = sink + ".part"
-    fh = await loop.run_in_executor(None, open, part, "wb")
-    try:
-        try:
-            async for piece in chunks:
-                await loop.run_in_executor(None, fh.write, piece)
-        finally:
-            fh.close()
-        os.replace(part, sink)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(part)
-        raise
+    with replacing(sink, sync=False) as fh:  # issue 11
+        async for piece in chunks:
+            await loop.run_in_executor(None, fh.write, piece)
     return sink
 
 

@@ -23,6 +23,7 @@ from aiohttp import web
 
 from .. import crypto
 from .._client import Client
+from .._files import write_file
 from .._sync import SyncClient
 from ..testing import KeyPair, generate_key_pair
 from ..v2.fake import V2Fake
@@ -248,19 +249,20 @@ class Sandbox:
         """Write the PEM files and ``config.json`` (paths are absolute); return the config path."""
         root = Path(directory).resolve()
         root.mkdir(parents=True, exist_ok=True)
+        # Secrets are created 0600 from their first byte, and a symlink planted at a name is replaced, never
+        # written through (issue 11).
         key_path = root / "apiclient_key.pem"
-        key_path.write_bytes(self.merchant.private_pem())
-        key_path.chmod(0o600)
-        (root / "apiclient_cert.pem").write_bytes(self.merchant.certificate_pem())
+        write_file(key_path, self.merchant.private_pem())
+        write_file(root / "apiclient_cert.pem", self.merchant.certificate_pem(), 0o644)
         certs: dict[str, str] = {}
         if self.engine.mode in ("cert", "mixed"):
             for pair in self.engine.platform:
                 path = root / f"wechatpay_{pair.serial}.pem"
-                path.write_bytes(pair.certificate_pem())
+                write_file(path, pair.certificate_pem(), 0o644)
                 certs[pair.serial] = str(path)
         if self.engine.mode in ("pubkey", "mixed"):
             path = root / "pub_key.pem"
-            path.write_bytes(self.engine.public_key.public_pem())
+            write_file(path, self.engine.public_key.public_pem(), 0o644)
             certs[self.pub_key_id] = str(path)
         config = {
             "mchid": self.mchid,
@@ -271,10 +273,7 @@ class Sandbox:
             "base_url": self.url,
         }
         target = root / "config.json"
-        tmp = root / "config.json.tmp"
-        tmp.write_text(json.dumps(config, indent=2) + "\n")
-        tmp.chmod(0o600)
-        tmp.replace(target)
+        write_file(target, (json.dumps(config, indent=2) + "\n").encode())
         return target
 
     # -- state and faults -----------------------------------------------------------------------------------
