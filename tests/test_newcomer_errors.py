@@ -7,15 +7,34 @@ the errors name the file and the problem; key-taking helpers accept the same for
 
 from __future__ import annotations
 
+import asyncio
+import datetime as dt
+import enum
+import time
+import uuid
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import MCHID, FakeWeChat, Keys
-from cryptography.hazmat.primitives import serialization
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
+from cryptography.x509.oid import NameOID
 
-from wechatpay_chain import Client, ConfigError, TemplateError, crypto, paysign, signing
+from wechatpay_chain import (
+    APIError,
+    Client,
+    ConfigError,
+    EventLoopError,
+    SyncClient,
+    TemplateError,
+    crypto,
+    paysign,
+    signing,
+)
+from wechatpay_chain.sandbox import Sandbox, SyncSandbox
 from wechatpay_chain.signing import Verifier
 from wechatpay_chain.testing import sign_response_headers
 
@@ -189,3 +208,127 @@ async def test_unknown_options_and_placeholders_suggest_the_close_one(fake: Fake
             await node.get(product_coupon_id="1", zzz=1)
         assert "did you mean" not in str(info.value) and "placeholders: product_coupon_id" in str(info.value)
     assert fake.seen == []
+
+
+# -- 4. what json= accepts --------------------------------------------------------------------------------------
+
+
+class _Scene(enum.Enum):
+    H5 = "H5"
+
+
+async def test_json_dates_are_rfc3339_and_amounts_integer_fen(fake: FakeWeChat) -> None:
+    shanghai = dt.timezone(dt.timedelta(hours=8))
+    async with fake.client() as wxpay:
+        payload = {
+            "time_expire": dt.datetime(2026, 1, 1, 0, 0, 0, 123456, tzinfo=shanghai),
+            "utc": dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc),
+            "bill_date": dt.date(2026, 1, 2),
+            "out_trade_no": uuid.UUID(int=1),
+            "scene": _Scene.H5,
+            "amount": {"total": 990, "currency": "CNY"},
+        }
+        r = await wxpay.v3.pay.transactions.native.post(json=payload)
+        assert fake.seen[-1].body == (
+            b'{"time_expire":"2026-01-01T00:00:00+08:00","utc":"2026-01-01T00:00:00+00:00","bill_date":"2026-01-02",'
+            b'"out_trade_no":"00000000-0000-0000-0000-000000000001","scene":"H5","amount":{"total":990,"currency":"CNY"}}'
+        )
+        assert r.json()["json"]["time_expire"] == "2026-01-01T00:00:00+08:00"
+        refused: list[tuple[dict[str, Any], str]] = [
+            ({"detail": [{"at": dt.datetime(2026, 1, 1)}]}, r"json\.detail\[0\]\.at: naive datetime .* UTC offset"),
+            ({"amount": {"total": Decimal("9.90")}}, r"json\.amount\.total: Decimal 9\.90 .*integer fen.*990"),
+            ({"amount": {"total": 9.9}}, r"json\.amount\.total: a float .*integer fen"),
+            ({"amount": 9.9}, r"json\.amount: a float"),
+            ({"ids": {"a", "b"}}, r"json\.ids: a set .*dict"),
+            ({"n": object()}, r"json\.n: object has no JSON form"),
+        ]
+        for body, message in refused:
+            with pytest.raises(TemplateError, match=message):
+                await wxpay.v3.pay.transactions.native.post(json=body)
+    assert len(fake.seen) == 1
+
+
+# -- 3. event loops ------------------------------------------------------------------------------------------------
+
+
+def test_one_client_across_two_asyncio_runs_says_why() -> None:
+    with SyncSandbox() as sb:
+        wxpay = Client(**sb.sandbox.client_options())
+
+        async def call() -> int:
+            return (await wxpay.v3.certificates.get()).status
+
+        async def first() -> int:
+            status = await call()
+            assert wxpay._session is not None
+            await wxpay._session.close()  # only so the test leaks no socket; the client still belongs to this loop
+            return status
+
+        assert asyncio.run(first()) == 200
+        with pytest.raises(EventLoopError, match=r"asyncio\.run\(\).*async with Client.*lifespan") as info:
+            asyncio.run(call())
+        assert isinstance(info.value, RuntimeError)
+        asyncio.run(wxpay.aclose())  # closing it afterwards does not fail either
+        assert wxpay.closed
+
+
+async def test_sync_client_inside_a_running_loop_raises_at_once(fake: FakeWeChat, keys: Keys) -> None:
+    # The server lives on this very loop: a blocking call would hang until its timeout.
+    wxpay = SyncClient(MCHID, keys.merchant.serial, keys.merchant.private_key, fake.certs(),
+                       base_url=fake.base_url, timeout=2, apiv3_key="0123456789abcdefghijklmnopqrstuv")
+    try:
+        started = time.monotonic()
+        with pytest.raises(EventLoopError, match=r"inside a running event loop.*await wxpay"):
+            wxpay.v3.certificates.get()
+        with pytest.raises(EventLoopError, match="parse_notification"):
+            wxpay.parse_notification({}, b"{}")
+        assert time.monotonic() - started < 1.0
+        assert fake.seen == []
+        async with fake.client() as client:  # the fix the message gives works on the same loop
+            assert (await client.v3.certificates.get()).status == 200
+    finally:
+        await asyncio.to_thread(wxpay.close)
+
+
+# -- 2. SIGN_ERROR and the merchant certificate ------------------------------------------------------------------
+
+
+async def test_sign_error_lists_likely_causes_without_secrets(keys: Keys) -> None:
+    async with Sandbox() as sb:
+        wrong_key = keys.platform2.private_key  # not the key of sb.merchant.serial
+        async with sb.client(private_key=wrong_key, retry=None) as wxpay:
+            with pytest.raises(APIError) as info:
+                await wxpay.v3.certificates.get()
+    text = str(info.value)
+    assert (info.value.status, info.value.code) == (401, "SIGN_ERROR")
+    for cause in ("serial", "merchant_cert=", "mchid", "clock", "proxy"):
+        assert cause in (info.value.hint or ""), cause
+    assert "hint:" in text
+    assert "MII" not in text and "signature=" not in text and signing.AUTH_SCHEME not in text
+
+
+def _certificate(key: Any, serial: int, common_name: str) -> Any:
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    now = dt.datetime.now(dt.timezone.utc)
+    builder = x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+    builder = builder.serial_number(serial).not_valid_before(now - dt.timedelta(days=1))
+    return builder.not_valid_after(now + dt.timedelta(days=30)).sign(key, hashes.SHA256())
+
+
+def test_merchant_cert_checks_key_certificate_and_serial(keys: Keys, in_tmp: Path) -> None:
+    merchant = keys.merchant
+    (in_tmp / "certs" / "apiclient_cert.pem").write_bytes(merchant.certificate_pem())
+    (in_tmp / "certs" / "apiclient_key.pem").write_bytes(merchant.private_pem())
+    for form in ("certs/apiclient_cert.pem", merchant.certificate, ("certs/apiclient_cert.pem", "certs/apiclient_key.pem")):
+        assert _client(keys, merchant.private_key, merchant_cert=form)._merchant_tls is not None
+    other = keys.platform2
+    with pytest.raises(ConfigError, match=f"serial: is {merchant.serial} but merchant_cert .* serial {other.serial}"):
+        _client(keys, merchant.private_key, merchant_cert=other.certificate)
+    with pytest.raises(ConfigError, match="serial: is"):  # a consistent (cert, key) pair of another certificate
+        _client(keys, merchant.private_key, merchant_cert=(other.certificate_pem().decode(), other.private_pem()))
+    same_serial_other_key = _certificate(other.private_key, int(merchant.serial, 16), "merchant")
+    with pytest.raises(ConfigError, match="private_key: does not belong to merchant_cert"):
+        _client(keys, merchant.private_key, merchant_cert=same_serial_other_key)
+    issued_to_other = _certificate(merchant.private_key, int(merchant.serial, 16), "1900000999")
+    with pytest.raises(ConfigError, match=f"mchid: is {MCHID} but merchant_cert was issued to merchant 1900000999"):
+        _client(keys, merchant.private_key, merchant_cert=issued_to_other)

@@ -19,7 +19,7 @@ import aiohttp
 import yarl
 from multidict import CIMultiDict
 
-from . import _config, crypto, sensitive
+from . import _config, _loops, crypto, sensitive
 from ._chain import Node
 from ._prepare import Prepared, prepare
 from ._response import Response, error_from_answer
@@ -184,6 +184,7 @@ class Client:
             self._certificates = CertificateManager(self, self._verifier, self.apiv3_key)
             self._middleware.on_unknown_serial = self._certificates.on_unknown_serial
         self._closed = False
+        self._loop: asyncio.AbstractEventLoop | None = None  # the loop this client serves (wechatpay_chain._loops)
         self._inflight = 0
         self._root = Node(self, "")
         # APIv2 ``security`` calls: the merchant TLS client certificate, loaded once (wechatpay_chain.v2.tls).
@@ -191,7 +192,13 @@ class Client:
         if merchant_cert is not None or merchant_pkcs12 is not None:
             from .v2.tls import MerchantCertificate
 
-            self._merchant_tls = MerchantCertificate.coerce(merchant_cert, merchant_pkcs12)
+            if self.serial is not None and merchant_cert is not None and not isinstance(
+                merchant_cert, tuple | list | MerchantCertificate
+            ):  # the certificate alone: check it against the key before pairing them for TLS
+                _config.check_merchant_cert(merchant_cert, self.mchid, self.serial, self._private_key)
+            self._merchant_tls = MerchantCertificate.coerce(merchant_cert, merchant_pkcs12, key=self._private_key)
+            if self.serial is not None and self._merchant_tls is not None:
+                _config.check_merchant_cert(self._merchant_tls.certificate, self.mchid, self.serial, self._private_key)
 
     # -- chain entry points -------------------------------------------------------------------------------
     def __getattr__(self, name: str) -> Node:
@@ -266,6 +273,9 @@ class Client:
     async def aclose(self) -> None:
         """Close the session we created (an injected session is left open). Idempotent."""
         self._closed = True
+        if self._loop is not None and self._loop.is_closed():
+            self._session = None  # its connections died with the loop they were made in; nothing left to close
+            return
         if self._certificates is not None:
             await self._certificates.aclose()
         if self._session is not None and self._owns_session and not self._session.closed:
@@ -308,6 +318,8 @@ class Client:
         if self._middleware is None and not req.v2:
             raise ConfigError("serial", "APIv3 calls need serial, private_key and certs")
         self._ensure_open()
+        if (loop := asyncio.get_running_loop()) is not self._loop:
+            self._loop = _loops.adopt(self._loop, loop)
         if req.sink is not None:  # Guzzle's ``sink``: the answer goes to a file (see download.save)
             from .download import save
 
@@ -437,6 +449,8 @@ class Client:
         if self._middleware is None:
             raise ConfigError("serial", "APIv3 calls need serial, private_key and certs")
         self._ensure_open()
+        if (loop := asyncio.get_running_loop()) is not self._loop:
+            self._loop = _loops.adopt(self._loop, loop)
         ctx = RequestContext(extra_hosts=req.extra_hosts | {origin_of(req.url)}, sign_body=req.sign_body)
         session = self._get_session()
         token = current_context.set(ctx)

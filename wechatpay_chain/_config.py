@@ -10,6 +10,7 @@ from typing import Any
 import aiohttp
 import yarl
 from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
 
 from . import crypto
 from .errors import ConfigError, TemplateError
@@ -72,6 +73,41 @@ def load_key(private_key: Any, passphrase: str | bytes | None) -> rsa.RSAPrivate
         raise ConfigError("private_key", str(exc)) from None
     except TypeError as exc:
         raise ConfigError("private_key", str(exc)) from None
+
+
+def _public_numbers(certificate: Any) -> Any:
+    try:
+        return crypto.load_public_key(certificate).public_numbers()
+    except ValueError as exc:
+        raise ConfigError("merchant_cert", str(exc)) from None
+
+
+def check_merchant_cert(cert: Any, mchid: str, serial: str, key: rsa.RSAPrivateKey | None) -> None:
+    """Key ↔ merchant certificate ↔ ``serial`` (and ↔ ``mchid``) agree, or a :class:`ConfigError` naming which not.
+
+    The same mismatches otherwise surface only as ``401 SIGN_ERROR`` from WeChat Pay on the first call.
+    """
+    try:
+        certificate = crypto.load_certificate(cert)
+    except (ValueError, TypeError) as exc:
+        raise ConfigError("merchant_cert", str(exc)) from None
+    cert_serial = crypto.certificate_serial(certificate)
+    if cert_serial != serial:
+        raise ConfigError(
+            "serial",
+            f"is {serial} but merchant_cert is the certificate with serial {cert_serial}: use that serial, or the "
+            "certificate that goes with this serial (openssl x509 -noout -serial -in apiclient_cert.pem)",
+        )
+    if key is not None and key.public_key().public_numbers() != _public_numbers(certificate):
+        raise ConfigError(
+            "private_key",
+            f"does not belong to merchant_cert (serial {cert_serial}): its public half differs from the "
+            "certificate's; use the apiclient_key.pem issued with that certificate",
+        )
+    names = certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    common_name = str(names[0].value) if names else ""
+    if common_name.isdigit() and common_name != mchid:
+        raise ConfigError("mchid", f"is {mchid} but merchant_cert was issued to merchant {common_name}")
 
 
 def load_certs(certs: Any, merchant_serial: str | None) -> dict[str, rsa.RSAPublicKey]:

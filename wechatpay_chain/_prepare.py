@@ -14,10 +14,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
-import orjson
 import yarl
 
-from . import _config, sensitive
+from . import _config, _jsonbody, sensitive
 from ._options import build_query, check_guzzle_option, check_headers, split_options
 from ._response import Response
 from ._template import Template
@@ -136,10 +135,7 @@ def _build(client: Client, method: str, template: Template, values: dict[str, An
             from .schema import validate_request
 
             validate_request(method, template.source, payload)
-        try:
-            body = orjson.dumps(payload)
-        except TypeError as exc:
-            raise TemplateError(f"json: cannot serialise ({exc})") from None
+        body = _jsonbody.encode(payload)
         headers.setdefault("Content-Type", "application/json")
         sensitive.apply_serial(payload, headers)  # Wechatpay-Serial of encrypted fields (issue 4)
     elif "body" in opts:

@@ -1,7 +1,8 @@
 """``SyncClient``: the same chain with blocking verbs, for scripts and WSGI apps.
 
-It runs a private event loop in a daemon thread, so callers need no loop of their own (and may even
-call it from inside one). Validation happens in the caller's thread, before any I/O.
+It runs a private event loop in a daemon thread, so callers need no loop of their own. Called from a thread
+that runs an event loop, it raises :class:`EventLoopError` instead of blocking that loop (use ``Client`` and
+``await`` there). Validation happens in the caller's thread, before any I/O.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import concurrent.futures
 import threading
 from typing import Any
 
+from . import _loops
 from ._chain import SyncNode
 from ._client import Client
 from ._response import Response
@@ -60,6 +62,7 @@ class SyncClient:
     ) -> concurrent.futures.Future[Response]:
         """Validate in this thread, then send on the loop thread (``postAsync`` promises wait on the future)."""
         prepared = self._client._prepare(method, template, args, kwargs)
+        _loops.refuse_blocking(f"{method.lower()}()")
         if self._loop.is_closed():
             raise TransportError("this client is closed; create a new one")
         return asyncio.run_coroutine_threadsafe(self._client._send(prepared), self._loop)
@@ -82,6 +85,12 @@ class SyncClient:
 
     def run(self, coro: Any) -> Any:
         """Run a coroutine on the client's loop and wait for it (for helpers built on the async client)."""
+        try:
+            _loops.refuse_blocking(f"{getattr(coro, '__name__', 'run')}()")
+        except BaseException:
+            if asyncio.iscoroutine(coro):
+                coro.close()  # never awaited: close it so Python does not warn about it
+            raise
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
 
     def close(self) -> None:

@@ -12,7 +12,8 @@
     │   └── APIv2Error                  an APIv2 answer said return_code/result_code FAIL
     ├── VerificationError               a 2xx answer or a notification failed signature checks
     ├── DecryptionError                 AES-GCM / RSA-OAEP / AES-ECB decryption failed
-    └── DecodeError (ValueError)        a verified body is not the JSON (or XML) it claims to be
+    ├── DecodeError (ValueError)        a verified body is not the JSON (or XML) it claims to be
+    └── EventLoopError (RuntimeError)   a client used from a loop it cannot serve (see wechatpay_chain._loops)
 
 No exception carries a private key, an APIv3/APIv2 key or an Authorization value, nor leads to one through its
 cause, context or traceback (the middleware wipes the header from aiohttp's request once it is sent); all pickle.
@@ -28,6 +29,7 @@ __all__ = [
     "ConfigError",
     "DecodeError",
     "DecryptionError",
+    "EventLoopError",
     "OutcomeUnknown",
     "RequestTimeout",
     "TemplateError",
@@ -72,8 +74,23 @@ class OutcomeUnknown(TransportError):
     """
 
 
+#: What usually causes an error code, added to ``str(APIError)`` as ``hint`` (never a secret, never a guess at one).
+HINTS = {
+    "SIGN_ERROR": (
+        "WeChat Pay could not verify the request signature. Likely causes: private_key is not the key of the "
+        "merchant certificate whose serial is `serial` (a renewed certificate, or another merchant's key; pass "
+        "merchant_cert= and the client checks key, certificate and serial when it is built); mchid is not the "
+        "merchant that certificate belongs to; the local clock is more than 5 minutes off (compare with this "
+        "answer's Date header); a proxy or gateway changed the body, path or query after signing"
+    ),
+}
+
+
 class APIError(WeChatPayError):
-    """WeChat Pay answered with a non-2xx status. ``code``/``message``/``detail`` come from its JSON body."""
+    """WeChat Pay answered with a non-2xx status. ``code``/``message``/``detail`` come from its JSON body.
+
+    ``hint`` says what usually causes ``code`` (see :data:`HINTS`), or is ``None``.
+    """
 
     def __init__(
         self,
@@ -102,7 +119,14 @@ class APIError(WeChatPayError):
             text += f" {self.detail}"
         if self.request_id:
             text += f" (Request-ID {self.request_id})"
+        hint = self.hint
+        if hint:
+            text += f"\n  hint: {hint}"
         return text
+
+    @property
+    def hint(self) -> str | None:
+        return HINTS.get(self.code) if self.code else None
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (
@@ -146,6 +170,12 @@ class DecryptionError(WeChatPayError):
 
 class DecodeError(WeChatPayError, ValueError):
     """A (verified) answer body could not be parsed as JSON/XML."""
+
+
+class EventLoopError(WeChatPayError, RuntimeError):
+    """A client was used from an event loop it cannot serve: a ``Client`` from a second loop (two
+    ``asyncio.run()`` calls), or a blocking ``SyncClient`` call inside a running loop. The message says what to do.
+    """
 
 
 class APIv2Error(APIError):

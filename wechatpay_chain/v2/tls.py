@@ -12,7 +12,9 @@ import ssl
 import tempfile
 from typing import Any
 
+from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 
 from ..errors import ConfigError
@@ -43,7 +45,7 @@ class MerchantCertificate:
     ``cafile`` replaces the system trust store (tests, private gateways); WeChat's hosts use public CAs.
     """
 
-    __slots__ = ("_context",)
+    __slots__ = ("_context", "certificate")
 
     def __init__(
         self,
@@ -65,18 +67,28 @@ class MerchantCertificate:
                 raise ConfigError("merchant_pkcs12", "cannot open the PKCS#12 file (wrong password?)") from None
             if pkey is None or certificate is None:
                 raise ConfigError("merchant_pkcs12", "the PKCS#12 file lacks the certificate or the private key")
+            self.certificate: x509.Certificate = certificate
             cert_pem = certificate.public_bytes(serialization.Encoding.PEM) + b"".join(
                 c.public_bytes(serialization.Encoding.PEM) for c in extra or ()
             )
         else:
             if cert is None or key is None:
                 raise ConfigError("merchant_cert", "give (cert, key) — apiclient_cert.pem and apiclient_key.pem")
-            cert_pem = _read(cert, "merchant_cert")
-            key_pem = _read(key, "merchant_cert")
+            cert_pem = cert.public_bytes(serialization.Encoding.PEM) if isinstance(cert, x509.Certificate) else _read(
+                cert, "merchant_cert"
+            )
             try:
-                pkey = serialization.load_pem_private_key(key_pem, password)
-            except (ValueError, TypeError):
-                raise ConfigError("merchant_cert", "cannot load the merchant private key (passphrase?)") from None
+                self.certificate = x509.load_pem_x509_certificate(cert_pem)
+            except ValueError:
+                raise ConfigError("merchant_cert", "is not a PEM certificate (apiclient_cert.pem)") from None
+            if isinstance(key, rsa.RSAPrivateKey):
+                pkey = key
+            else:
+                key_pem = _read(key, "merchant_cert")
+                try:
+                    pkey = serialization.load_pem_private_key(key_pem, password)
+                except (ValueError, TypeError):
+                    raise ConfigError("merchant_cert", "cannot load the merchant private key (passphrase?)") from None
         once = os.urandom(24).hex().encode()
         key_out = pkey.private_bytes(
             serialization.Encoding.PEM,
@@ -98,12 +110,21 @@ class MerchantCertificate:
         self._context = context
 
     @classmethod
-    def coerce(cls, merchant_cert: Any, merchant_pkcs12: Any, cafile: str | None = None) -> MerchantCertificate | None:
-        """From the Client arguments ``merchant_cert=(cert, key[, passphrase])`` / ``merchant_pkcs12=(p12, pw)``."""
+    def coerce(
+        cls, merchant_cert: Any, merchant_pkcs12: Any, cafile: str | None = None, key: Any = None
+    ) -> MerchantCertificate | None:
+        """From the Client arguments ``merchant_cert=(cert, key[, passphrase])`` / ``merchant_pkcs12=(p12, pw)``.
+
+        ``merchant_cert`` alone (not a pair) is the certificate of ``key``, the client's ``private_key``.
+        """
         if isinstance(merchant_cert, MerchantCertificate):
             return merchant_cert
         if merchant_cert is not None and merchant_pkcs12 is not None:
             raise ConfigError("merchant_cert", "give merchant_cert or merchant_pkcs12, not both")
+        if merchant_cert is not None and not isinstance(merchant_cert, tuple | list):
+            if key is None:
+                raise ConfigError("merchant_cert", "a certificate alone needs private_key (or give (cert, key))")
+            return cls(merchant_cert, key, cafile=cafile)
         if merchant_cert is not None:
             if not isinstance(merchant_cert, tuple | list) or len(merchant_cert) not in (2, 3):
                 raise ConfigError("merchant_cert", "must be (cert, key) or (cert, key, passphrase)")
