@@ -125,7 +125,8 @@ async def test_param_error_shapes_mirror_wechat_pay(wxpay: Client) -> None:
     assert (unknown.status, unknown.code, unknown.message) == (400, "PARAM_ERROR", "请求中含有未在API文档中定义的参数")
     assert unknown.detail["location"] is None
     assert sorted(unknown.detail["value"]) == ["/body/amount/currency", "/body/mchid_x"]
-    wrong = await error(node.post(no="T1", json={**ORDER, "amount": {"total": 0.01}}))
+    # The client refuses a float amount before sending (wechatpay_chain._jsonbody); raw bytes reach the sandbox.
+    wrong = await error(node.post(no="T1", body=orjson.dumps({**ORDER, "amount": {"total": 0.01}})))
     assert wrong.message == "无法将 JSON 输入源“/body/amount/total”映射到目标字段“总金额”中，此字段需要一个合法的 64 位有符号整数"
     assert (wrong.detail["location"], wrong.detail["value"], wrong.detail["field"]) == ("body", 0.01, "/amount/total")
     body = dict(ORDER)

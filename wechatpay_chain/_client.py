@@ -319,7 +319,7 @@ class Client:
             raise ConfigError("serial", "APIv3 calls need serial, private_key and certs")
         self._ensure_open()
         if (loop := asyncio.get_running_loop()) is not self._loop:
-            self._loop = _loops.adopt(self._loop, loop)
+            self._loop = _loops.adopt(self._loop if self._session is not None else None, loop)
         if req.sink is not None:  # Guzzle's ``sink``: the answer goes to a file (see download.save)
             from .download import save
 
@@ -450,7 +450,7 @@ class Client:
             raise ConfigError("serial", "APIv3 calls need serial, private_key and certs")
         self._ensure_open()
         if (loop := asyncio.get_running_loop()) is not self._loop:
-            self._loop = _loops.adopt(self._loop, loop)
+            self._loop = _loops.adopt(self._loop if self._session is not None else None, loop)
         ctx = RequestContext(extra_hosts=req.extra_hosts | {origin_of(req.url)}, sign_body=req.sign_body)
         session = self._get_session()
         token = current_context.set(ctx)

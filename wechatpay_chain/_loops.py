@@ -22,7 +22,8 @@ _FIX = (
 
 
 def adopt(bound: asyncio.AbstractEventLoop | None, current: asyncio.AbstractEventLoop) -> asyncio.AbstractEventLoop:
-    """The loop a client serves from now on: ``current`` if it had none, else an :class:`EventLoopError`."""
+    """The loop a client serves from now on: ``current`` if nothing binds it (``bound`` is ``None`` while the
+    client holds no session), else an :class:`EventLoopError`."""
     if bound is None:
         return current
     if bound.is_closed():
