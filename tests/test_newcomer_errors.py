@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import enum
+import json
 import time
 import uuid
 from decimal import Decimal
@@ -332,3 +333,25 @@ def test_merchant_cert_checks_key_certificate_and_serial(keys: Keys, in_tmp: Pat
     issued_to_other = _certificate(merchant.private_key, int(merchant.serial, 16), "1900000999")
     with pytest.raises(ConfigError, match=f"mchid: is {MCHID} but merchant_cert was issued to merchant 1900000999"):
         _client(keys, merchant.private_key, merchant_cert=issued_to_other)
+
+
+def test_more_wrong_argument_forms_are_explained(keys: Keys) -> None:
+    certs = {keys.platform.serial: keys.platform.certificate}
+    cases: list[tuple[dict[str, Any], str]] = [
+        ({"serial": "serial=" + keys.merchant.serial}, "drop the 'serial=' / '0x' prefix"),
+        ({"serial": "PUB_KEY_ID_0119000001092025111200181700000000"}, "it goes in certs"),
+        ({"certs": "file:///pub_key.pem"}, r"not str, e\.g\. \{'PUB_KEY_ID_"),
+    ]
+    for change, message in cases:
+        options: dict[str, Any] = {"serial": keys.merchant.serial, "certs": certs, **change}
+        with pytest.raises(ConfigError, match=message):
+            Client(MCHID, private_key=keys.merchant.private_key, **options)
+
+
+async def test_notification_body_must_be_the_raw_bytes(keys: Keys) -> None:
+    async with Sandbox() as sb, sb.client() as wxpay:
+        body = sb.notification(event_type="COUPON.USE", resource={"stock_id": "1"})
+        headers = sign_response_headers(body, sb.platform.private_key, sb.platform.serial)
+        assert (await wxpay.parse_notification(headers, body.decode())).resource == {"stock_id": "1"}
+        with pytest.raises(TypeError, match=r"raw request body .*not dict.*await request\.body\(\)"):
+            await wxpay.parse_notification(headers, json.loads(body))

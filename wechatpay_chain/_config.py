@@ -60,7 +60,14 @@ def check_serial(serial: Any) -> str:
             "serial", f"must be the merchant API certificate serial (hex string), got {type(serial).__name__}"
         )
     if not _SERIAL.match(serial):
-        raise ConfigError("serial", f"must be hexadecimal (as shown by the merchant platform), got {serial[:70]!r}")
+        hint = ""
+        if serial.lower().startswith(("serial=", "0x")):
+            hint = " (drop the 'serial=' / '0x' prefix)"
+        elif serial.startswith("PUB_KEY_ID_"):
+            hint = " (that is the WeChat Pay public key id: it goes in certs, serial is the merchant certificate's)"
+        raise ConfigError(
+            "serial", f"must be hexadecimal (as shown by the merchant platform), got {serial[:70]!r}{hint}"
+        )
     return serial.upper()
 
 
@@ -114,7 +121,11 @@ def load_certs(certs: Any, merchant_serial: str | None) -> dict[str, rsa.RSAPubl
     if certs is None:
         return {}
     if not isinstance(certs, Mapping):
-        raise ConfigError("certs", f"must map serial → certificate/public key, not {type(certs).__name__}")
+        raise ConfigError(
+            "certs",
+            f"must map serial → certificate/public key, not {type(certs).__name__}, e.g. "
+            "{'PUB_KEY_ID_0119…': 'file:///…/pub_key.pem'} or {'<platform serial>': 'file:///…/wechatpay_….pem'}",
+        )
     out: dict[str, rsa.RSAPublicKey] = {}
     for serial, value in certs.items():
         if not isinstance(serial, str) or not serial.strip():

@@ -97,6 +97,12 @@ def parse_notification(
     body) or :class:`DecryptionError` (tampered ``resource`` or wrong APIv3 key).
     """
     hdrs = _headers(headers)
+    if not isinstance(body, bytes | bytearray | memoryview | str):
+        raise TypeError(
+            f"body must be the raw request body exactly as received (bytes or str), not {type(body).__name__}: "
+            "a parsed or re-encoded body does not verify (Starlette/FastAPI: await request.body(); Flask: "
+            "request.get_data(); Django: request.body; aiohttp: await request.read())"
+        )
     raw = body.encode() if isinstance(body, str) else bytes(body)
     request_id = hdrs.get("Request-ID")
     sign_type = hdrs.get("Wechatpay-Signature-Type", "").strip()
