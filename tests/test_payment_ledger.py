@@ -141,3 +141,21 @@ def test_checkout_page_escapes_and_offers_actions() -> None:
     ledger.pay(order)
     paid = render(order, BASE + "_sandbox/checkout/" + order.prepay_id)
     assert 'id="pay"' not in paid and 'id="state">SUCCESS<' in paid and order.transaction_id in paid
+
+
+def test_payment_bodies_are_checked_before_sending() -> None:
+    from wechatpay_chain import TemplateError
+    from wechatpay_chain.schema import PAYMENT_OPERATIONS, find_operation, validate_query, validate_request
+
+    assert len({op.name for op in PAYMENT_OPERATIONS}) == len(PAYMENT_OPERATIONS) == 18
+    good = body(payer={"openid": "o"})
+    validate_request("POST", "v3/pay/transactions/jsapi", good)
+    with pytest.raises(TemplateError, match=r"^json\.payer: required"):
+        validate_request("POST", "/v3/pay/transactions/jsapi", {k: v for k, v in good.items() if k != "payer"})
+    with pytest.raises(TemplateError, match=r"^json\.amount\.currency: must be one of CNY"):
+        validate_request("POST", "v3/refund/domestic/refunds", refund("R1", 1) | {"amount": {
+            "refund": 1, "total": 1, "currency": "USD"}})
+    with pytest.raises(TemplateError, match=r"^query\.bill_type"):
+        validate_query("GET", "v3/bill/tradebill", {"bill_date": "2030-01-01", "bill_type": "DAILY"})
+    op = find_operation("GET", "v3/pay/partner/transactions/out-trade-no/{x}")
+    assert op is not None and op.name == "partner_query_by_out_trade_no"

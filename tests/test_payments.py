@@ -26,7 +26,7 @@ from wechatpay_chain._schemas import payments as ps
 from wechatpay_chain._schemas.spec import Field, first_issue
 from wechatpay_chain.bill import parse_bill
 from wechatpay_chain.notify import Notification, aiohttp_handler
-from wechatpay_chain.sandbox import Failure, Sandbox
+from wechatpay_chain.sandbox import Failure, Sandbox, SyncSandbox
 from wechatpay_chain.sandbox.payments import Ledger
 
 MCHID = "1900000109"
@@ -373,6 +373,47 @@ async def test_settle_refund_now_and_by_transaction_id(sb: Sandbox, wxpay: Clien
     del neither["out_trade_no"]
     err = await refused(wxpay.v3.refund.domestic.refunds.post(json=neither))
     assert err.code == "PARAM_ERROR"
+
+
+async def test_partner_refund_and_bill_are_per_sub_merchant(sb: Sandbox, wxpay: Client, inbox: Inbox) -> None:
+    for sub, no in (("1900000110", "P-0000000001"), ("1900000111", "P-0000000002")):
+        await wxpay.v3.pay.partner.transactions.native.post(json={
+            "sp_appid": APPID, "sp_mchid": MCHID, "sub_mchid": sub, "description": "服务商下单", "out_trade_no": no,
+            "amount": {"total": 500}, "notify_url": inbox.url})
+        sb.pay(no)
+    body = {"sub_mchid": "1900000110", "out_trade_no": "P-0000000001", "out_refund_no": "PR-1",
+            "notify_url": inbox.url, "amount": {"refund": 100, "total": 500, "currency": "CNY"}}
+    wrong_sub = await refused(wxpay.v3.refund.domestic.refunds.post(json={**body, "sub_mchid": "1900000111"}))
+    assert wrong_sub.code == "ORDER_NOT_EXIST"
+    await wxpay.v3.refund.domestic.refunds.post(json=body)
+    sb.settle_refund("PR-1")
+    [note] = await notes(sb, inbox, "REFUND.SUCCESS")
+    assert (note.resource["sp_mchid"], note.resource["sub_mchid"]) == (MCHID, "1900000110")
+    got = await wxpay.v3.refund.domestic.refunds._out_refund_no_.get(
+        out_refund_no="PR-1", query={"sub_mchid": "1900000110"})
+    assert got.json()["status"] == "SUCCESS"
+    elsewhere = await refused(wxpay.v3.refund.domestic.refunds._out_refund_no_.get(out_refund_no="PR-1"))
+    assert elsewhere.status == 404
+    step1 = (await wxpay.v3.bill.tradebill.get(query={"bill_date": "2030-01-01", "sub_mchid": "1900000110"})).json()
+    rows = parse_bill((await wxpay.download(step1)).content).rows
+    assert {(r["特约商户号"], r["交易状态"]) for r in rows} == {("1900000110", "SUCCESS"), ("1900000110", "REFUND")}
+    everything = (await wxpay.v3.bill.tradebill.get(query={"bill_date": "2030-01-01"})).json()
+    assert len(parse_bill((await wxpay.download(everything)).content).rows) == 3
+
+
+def test_sync_sandbox_plays_the_payer(keys: Keys) -> None:
+    with SyncSandbox(merchant=keys.merchant, platform=keys.platform) as sb, sb.client(retry=None) as wxpay:
+        body = {"appid": APPID, "mchid": MCHID, "description": "同步", "out_trade_no": "S-0000000001",
+                "amount": {"total": 1}, "notify_url": "http://127.0.0.1:9/notify"}
+        wxpay.v3.pay.transactions.native.post(json=body)
+        assert sb.pay("S-0000000001")["trade_state"] == "SUCCESS"
+        wxpay.v3.refund.domestic.refunds.post(json={
+            "out_trade_no": "S-0000000001", "out_refund_no": "S-R-1", "amount": {"refund": 1, "total": 1,
+                                                                                  "currency": "CNY"}})
+        assert sb.settle_refund("S-R-1", "ABNORMAL")["status"] == "ABNORMAL"
+        r = wxpay.v3.pay.transactions.outTradeNo._out_trade_no_.get(out_trade_no="S-0000000001",
+                                                                     query={"mchid": MCHID})
+        assert r.json()["trade_state"] == "REFUND"
 
 
 # -- notifications -------------------------------------------------------------------------------------------

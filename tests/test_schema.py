@@ -150,7 +150,7 @@ def test_lookup_normalises_templates() -> None:
     ):
         with pytest.raises(TemplateError):
             validate_request("post", template, delete(body, ("stock",)))
-    validate_request("POST", "v3/pay/transactions/native", {"anything": 1})  # not bundled: not checked
+    validate_request("POST", "v3/profitsharing/orders", {"anything": 1})  # not bundled: not checked
     assert find_operation("DELETE", "v3/marketing/partner/product-coupon/product-coupons") is None
 
 

@@ -12,12 +12,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from ._schemas import payments as ps
 from ._schemas import product_coupon as pc
 from ._schemas.spec import Field, Issue, arr, boolean, check, first_issue, integer, obj, string
 from .errors import TemplateError
 
 __all__ = [
     "OPERATIONS",
+    "PAYMENT_OPERATIONS",
     "Field",
     "Issue",
     "Operation",
@@ -70,6 +72,30 @@ OPERATIONS: tuple[Operation, ...] = (
     ),
 )
 
+
+def _payment_operations() -> Iterator[Operation]:
+    """Orders (direct and partner), query, close, refunds, bills: the payment family's tables."""
+    for tag, prefix, query, answer in (
+        ("", "v3/pay/transactions", ps.QUERY, ps.ORDER),
+        ("partner_", "v3/pay/partner/transactions", ps.PARTNER_QUERY, ps.PARTNER_ORDER),
+    ):
+        for kind in ("jsapi", "native", "app", "h5"):
+            body = getattr(ps, (tag.upper() + kind.upper()))
+            yield Operation(f"{tag}{kind}_prepay", "POST", f"{prefix}/{kind}", ps.PREPAY_ANSWER[kind], body)
+        yield Operation(f"{tag}query_by_id", "GET", prefix + "/id/{transaction_id}", answer, query=query)
+        yield Operation(f"{tag}query_by_out_trade_no", "GET", prefix + "/out-trade-no/{out_trade_no}", answer,
+                        query=query)
+        yield Operation(f"{tag}close", "POST", prefix + "/out-trade-no/{out_trade_no}/close", obj(), request=query)
+    yield Operation("refund", "POST", "v3/refund/domestic/refunds", ps.REFUND, ps.REFUND_REQUEST)
+    yield Operation("query_refund", "GET", "v3/refund/domestic/refunds/{out_refund_no}", ps.REFUND,
+                    query=ps.REFUND_QUERY)
+    yield Operation("tradebill", "GET", "v3/bill/tradebill", ps.BILL_RESPONSE, query=ps.BILL_QUERY_TRADE)
+    yield Operation("fundflowbill", "GET", "v3/bill/fundflowbill", ps.BILL_RESPONSE, query=ps.BILL_QUERY_FUNDFLOW)
+
+
+#: The payment family (``validate=True`` checks these bodies too; the sandbox routes them).
+PAYMENT_OPERATIONS: tuple[Operation, ...] = tuple(_payment_operations())
+
 _PLACEHOLDER = re.compile(r"\{\+?[^}]*\}")
 
 
@@ -79,7 +105,7 @@ def _shape(template: str) -> str:
     return _PLACEHOLDER.sub("{}", text)
 
 
-_BY_ROUTE = {(op.method, _shape(op.template)): op for op in OPERATIONS}
+_BY_ROUTE = {(op.method, _shape(op.template)): op for op in (*OPERATIONS, *PAYMENT_OPERATIONS)}
 
 
 def find_operation(method: str, template: str) -> Operation | None:

@@ -1,4 +1,4 @@
-"""An embedded WeChat Pay simulator of the product-coupon (商品券) APIs, for offline development and tests.
+"""An embedded WeChat Pay simulator (payments, refunds, bills, product coupons) for offline development and tests.
 
 ``async with Sandbox() as sb:`` (or ``with SyncSandbox() as sb:``) starts it on a loopback port; requests are
 checked like WeChat Pay checks them and answers are signed like WeChat Pay signs them. Standalone:

@@ -53,7 +53,7 @@ class NotifyResult:
 
 
 class Sandbox:
-    """A local WeChat Pay simulator of the product-coupon APIs (see docs/sandbox.md).
+    """A local WeChat Pay simulator: payments, refunds, bills, product coupons (see docs/sandbox.md).
 
     ``mode``: ``"cert"`` (answers signed with the platform certificate), ``"pubkey"`` (with the
     ``PUB_KEY_ID_…`` public key) or ``"mixed"`` (public key only when the request's ``Wechatpay-Serial`` names
@@ -547,6 +547,26 @@ class SyncSandbox:
     def wait_notifications(self, match: Any = None, **kwargs: Any) -> list[Delivery]:
         """Blocking ``sb.notifications.wait(...)``."""
         return self._run(self.sandbox.notifications.wait(match, **kwargs))  # type: ignore[no-any-return]
+
+    def _on_loop(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Run ``func`` on the sandbox's loop thread (the state it changes is the loop's)."""
+
+        async def call() -> Any:
+            return func(*args, **kwargs)
+
+        return self._run(call())
+
+    def pay(self, out_trade_no: str | None = None, **options: Any) -> dict[str, Any]:
+        return self._on_loop(self.sandbox.pay, out_trade_no, **options)  # type: ignore[no-any-return]
+
+    def fail_payment(self, out_trade_no: str | None = None, **options: Any) -> dict[str, Any]:
+        return self._on_loop(self.sandbox.fail_payment, out_trade_no, **options)  # type: ignore[no-any-return]
+
+    def cancel_payment(self, out_trade_no: str | None = None, **options: Any) -> dict[str, Any]:
+        return self._on_loop(self.sandbox.cancel_payment, out_trade_no, **options)  # type: ignore[no-any-return]
+
+    def settle_refund(self, out_refund_no: str, outcome: str | None = None) -> dict[str, Any]:
+        return self._on_loop(self.sandbox.settle_refund, out_refund_no, outcome)  # type: ignore[no-any-return]
 
     def set_stock_state(self, product_coupon_id: str, stock_id: str, state: str, **kw: Any) -> NotifyResult | None:
         return self._run(self.sandbox.set_stock_state(product_coupon_id, stock_id, state, **kw))  # type: ignore[no-any-return]

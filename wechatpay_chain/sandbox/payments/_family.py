@@ -21,6 +21,7 @@ from urllib.parse import quote
 from aiohttp import web
 
 from ..._schemas import payments as ps
+from ...schema import PAYMENT_OPERATIONS
 from .._engine import Answer, Call, Engine
 from .._errors import Failure, param_error
 from .._notify import PAYMENT_SCHEDULE
@@ -270,38 +271,28 @@ def _bill_date(call: Call) -> str:
 
 
 def register(engine: Engine) -> Payments:
-    """Add the payment family to ``engine`` (state ``engine.states["payments"]``)."""
+    """Add the payment family to ``engine`` (state ``engine.states["payments"]``), one route per operation of
+    :data:`wechatpay_chain.schema.PAYMENT_OPERATIONS` plus the bill file download."""
     payments = Payments(engine)
     engine.states[STATE] = payments
-    route = engine.route
-    for kind, direct, partner in (
-        ("jsapi", ps.JSAPI, ps.PARTNER_JSAPI),
-        ("native", ps.NATIVE, ps.PARTNER_NATIVE),
-        ("app", ps.APP, ps.PARTNER_APP),
-        ("h5", ps.H5, ps.PARTNER_H5),
-    ):
-        answer = ps.PREPAY_ANSWER[kind]
-        route("POST", f"/v3/pay/transactions/{kind}", payments.place(kind), name=f"{kind}_prepay",
-              request=direct, response=answer)
-        route("POST", f"/v3/pay/partner/transactions/{kind}", payments.place(kind),
-              name=f"partner_{kind}_prepay", request=partner, response=answer)
-    for prefix, query, close, answer, tag in (
-        ("/v3/pay/transactions", ps.QUERY, ps.CLOSE, ps.ORDER, ""),
-        ("/v3/pay/partner/transactions", ps.PARTNER_QUERY, ps.PARTNER_CLOSE, ps.PARTNER_ORDER, "partner_"),
-    ):
-        route("GET", f"{prefix}/id/{{transaction_id}}", payments.query, name=f"{tag}query_by_id", query=query,
-              response=answer)
-        route("GET", f"{prefix}/out-trade-no/{{out_trade_no}}", payments.query, name=f"{tag}query_by_out_trade_no",
-              query=query, response=answer)
-        route("POST", f"{prefix}/out-trade-no/{{out_trade_no}}/close", payments.close, name=f"{tag}close",
-              request=close)
-    route("POST", "/v3/refund/domestic/refunds", payments.apply_refund, name="refund", request=ps.REFUND_REQUEST,
-          response=ps.REFUND)
-    route("GET", "/v3/refund/domestic/refunds/{out_refund_no}", payments.query_refund, name="query_refund",
-          query=ps.REFUND_QUERY, response=ps.REFUND)
-    route("GET", "/v3/bill/tradebill", payments.tradebill, name="tradebill", query=ps.BILL_QUERY_TRADE,
-          response=ps.BILL_RESPONSE)
-    route("GET", "/v3/bill/fundflowbill", payments.fundflowbill, name="fundflowbill", query=ps.BILL_QUERY_FUNDFLOW,
-          response=ps.BILL_RESPONSE)
-    route("GET", "/v3/billdownload/file", payments.download, name="billdownload", query=ps.BILL_DOWNLOAD_QUERY)
+    handlers: dict[str, Callable[[Call], Answer]] = {
+        "refund": payments.apply_refund,
+        "query_refund": payments.query_refund,
+        "tradebill": payments.tradebill,
+        "fundflowbill": payments.fundflowbill,
+    }
+    for op in PAYMENT_OPERATIONS:
+        name = op.name.removeprefix("partner_")
+        if name.endswith("_prepay"):
+            handler = payments.place(name.removesuffix("_prepay"))
+        elif name.startswith("query_by_"):
+            handler = payments.query
+        elif name == "close":
+            handler = payments.close
+        else:
+            handler = handlers[op.name]
+        engine.route(op.method, "/" + op.template, handler, name=op.name, request=op.request, query=op.query,
+                     response=op.response)
+    engine.route("GET", "/v3/billdownload/file", payments.download, name="billdownload",
+                 query=ps.BILL_DOWNLOAD_QUERY)
     return payments
