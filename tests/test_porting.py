@@ -14,7 +14,16 @@ from conftest import MCHID, FakeWeChat, Keys, serve
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
 
-from wechatpay_chain import APIError, Builder, Client, ConfigError, SyncClient, TemplateError, VerificationError
+from wechatpay_chain import (
+    APIError,
+    Builder,
+    Client,
+    ConfigError,
+    EventLoopError,
+    SyncClient,
+    TemplateError,
+    VerificationError,
+)
 from wechatpay_chain._response import Response
 from wechatpay_chain._template import parse
 from wechatpay_chain.php import Rsa
@@ -282,7 +291,7 @@ async def test_promise_verbs_are_awaitable_and_chain_like_guzzle(fake: FakeWeCha
         assert await refused.otherwise(lambda exc: type(exc).__name__) == "TemplateError"
         assert len(fake.seen) == before
         pending = wxpay.v3.z.getAsync()
-        with pytest.raises(RuntimeError, match="await"):
+        with pytest.raises(EventLoopError, match="await"):
             pending.wait()
         assert (await pending).status == 200  # still pending after the refused wait()
 

@@ -3,8 +3,9 @@
 A :class:`Promise` is awaitable (``await node.postAsync({...})``) and chains like Guzzle's: ``then(on_fulfilled,
 on_rejected)`` and ``otherwise(on_rejected)`` return new promises; a callback's return value (or the awaited
 result of a returned promise/coroutine) fulfils the next one, an exception rejects it, and ``on_rejected`` returning
-normally recovers. ``wait()`` blocks for the outcome: on a :class:`SyncClient` always; on an async
-:class:`Client` only where no event loop is running (inside one, ``await`` the promise instead).
+normally recovers. ``wait()`` blocks for the outcome: on a :class:`SyncClient` (outside event loops, like its
+other calls); on an async :class:`Client` where no event loop is running, on a loop of its own (inside one it
+raises :class:`~.errors.EventLoopError`: ``await`` the promise instead).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import concurrent.futures
 import inspect
 from collections.abc import Callable, Coroutine, Generator
 from typing import Any
+
+from .errors import EventLoopError
 
 __all__ = ["Promise", "start"]
 
@@ -112,7 +115,7 @@ class Promise:
             except RuntimeError:
                 pass
             else:  # raised, not settled: the promise stays pending, to be awaited
-                raise RuntimeError(
+                raise EventLoopError(
                     "Promise.wait() cannot block inside a running event loop (it would stall that loop): `await` "
                     "the promise, or use a SyncClient (Builder.factory(config, sync=True)) in blocking code"
                 )
