@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import getpass
 import importlib
-import inspect
 import json
 import os
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -24,11 +25,12 @@ from ._client import Client
 from ._files import write_file
 from ._response import Response
 from .certificates import PlatformCertificate
-from .errors import WeChatPayError
+from .errors import TemplateError, WeChatPayError
 
 __all__ = ["main"]
 
 PROG = "wechatpay-chain"
+_PLACEHOLDER_HINT = re.compile(r"pass (\w+)=\.\.\.")
 
 
 class UsageError(Exception):
@@ -48,8 +50,10 @@ def _parser() -> argparse.ArgumentParser:
         "download",
         help="download, decrypt and verify the platform certificates; write wechatpay_<serial>.pem",
     )
-    _merchant_options(dl, required=True)
-    _secret_options(dl, APIV3_KEY, "the 32-character APIv3 key (asked for on a terminal when not given)")
+    _merchant_options(dl, required=True, php=True)
+    _secret_options(
+        dl, APIV3_KEY, "the 32-character APIv3 key (asked for on a terminal when not given)", aliases=("--key",)
+    )
     dl.add_argument("-o", "--output", help="directory for wechatpay_<serial>.pem (default: print PEM)")
 
     req = sub.add_parser("request", help="a signed, verified call: request v3.pay.transactions.id._id_ ...")
@@ -80,12 +84,25 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _merchant_options(parser: argparse.ArgumentParser, *, required: bool) -> None:
+#: wechatpay-php's CertificateDownloader spells these long options differently; accepted as aliases.
+_PHP_ALIASES = {"--serial": ("--serialno",), "--private-key": ("--privatekey",), "--base-url": ("--baseuri",)}
+
+
+def _merchant_options(parser: argparse.ArgumentParser, *, required: bool, php: bool = False) -> None:
+    def names(short: str, long: str) -> tuple[str, ...]:
+        return (short, long, *(_PHP_ALIASES.get(long, ()) if php else ()))
+
     parser.add_argument("-m", "--mchid", required=required, help="merchant id")
-    parser.add_argument("-s", "--serial", required=required, help="merchant API certificate serial")
-    parser.add_argument("-f", "--private-key", required=required, help="merchant private key file (PEM)")
+    parser.add_argument(
+        *names("-s", "--serial"), dest="serial", required=required, help="merchant API certificate serial"
+    )
+    parser.add_argument(
+        *names("-f", "--private-key"), dest="private_key", required=required, help="merchant private key file (PEM)"
+    )
     _secret_options(parser, PASSPHRASE, "passphrase of an encrypted private key")
-    parser.add_argument("-u", "--base-url", help="API base URL (default https://api.mch.weixin.qq.com/)")
+    parser.add_argument(
+        *names("-u", "--base-url"), dest="base_url", help="API base URL (default https://api.mch.weixin.qq.com/)"
+    )
 
 
 class _Secret:
@@ -107,10 +124,13 @@ APIV3_KEY = _Secret("apiv3_key", ("-k", "--apiv3-key"), "WECHATPAY_APIV3_KEY", "
 PASSPHRASE = _Secret("passphrase", ("--passphrase",), "WECHATPAY_KEY_PASSPHRASE", "private key passphrase")
 
 
-def _secret_options(parser: argparse.ArgumentParser, secret: _Secret, help_text: str) -> None:
+def _secret_options(
+    parser: argparse.ArgumentParser, secret: _Secret, help_text: str, aliases: tuple[str, ...] = ()
+) -> None:
     group = parser.add_mutually_exclusive_group()
     group.add_argument(
         *secret.flags,
+        *aliases,
         dest=secret.name,
         metavar=secret.metavar,
         help=f"{help_text}. Unsafe on a shared machine: other users see it in the process list "
@@ -206,14 +226,20 @@ def _client(args: argparse.Namespace) -> Client:
 
 
 class _ProgressBar:
-    """A one-line progress bar on stderr (only when stderr is a terminal, or when forced for tests)."""
+    """A one-line progress bar on stderr, drawn only when stderr is a terminal (not into logs or pipes)."""
 
     def __init__(self, stream: Any = None, width: int = 30) -> None:
         self.stream = stream or sys.stderr
         self.width = width
         self.last = -1
+        isatty = getattr(self.stream, "isatty", None)
+        self.enabled = bool(isatty and isatty())
+        self.drawn = False
 
     def __call__(self, done: int, total: int | None) -> None:
+        if not self.enabled:
+            return
+        self.drawn = True
         if total:
             filled = min(self.width, done * self.width // total)
             percent = min(100, done * 100 // total)
@@ -228,8 +254,9 @@ class _ProgressBar:
         self.stream.flush()
 
     def close(self) -> None:
-        self.stream.write("\n")
-        self.stream.flush()
+        if self.drawn:
+            self.stream.write("\n")
+            self.stream.flush()
 
 
 async def _bill_download(args: argparse.Namespace) -> int:
@@ -279,11 +306,7 @@ def _sandbox(rest: list[str]) -> int:
         if exc.name and exc.name.startswith("wechatpay_chain.sandbox"):
             raise UsageError("the sandbox (wechatpay_chain.sandbox) is not part of this installation") from None
         raise
-    entry = module.main
-    if inspect.signature(entry).parameters:
-        return int(entry(rest) or 0)
-    sys.argv = [f"{PROG} sandbox", *rest]
-    return int(entry() or 0)
+    return int(module.main(rest, prog=f"{PROG} sandbox") or 0)
 
 
 # -- helpers -----------------------------------------------------------------------------------------------
@@ -391,7 +414,15 @@ def _table(rows: Sequence[Sequence[str]]) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script and ``python -m wechatpay_chain``; returns the exit status."""
-    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        status = _run(list(sys.argv[1:] if argv is None else argv))
+        sys.stdout.flush()  # inside the try: a reader that went away is noticed here, not at exit
+    except BrokenPipeError:
+        return quiet_broken_pipe()
+    return status
+
+
+def _run(argv: list[str]) -> int:
     try:
         if argv[:1] == ["sandbox"]:  # every option after it belongs to the sandbox
             return _sandbox(argv[1:])
@@ -408,8 +439,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "download":
             return asyncio.run(_bill_download(args))
         return asyncio.run(_request(args))
+    except BrokenPipeError:
+        raise
     except (UsageError, WeChatPayError, ValueError, OSError) as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        message = str(exc)
+        if isinstance(exc, TemplateError):  # the library says name=...; on the command line it is -p name=...
+            message = _PLACEHOLDER_HINT.sub(r"pass -p \1=...", message)
+        print(f"{PROG}: error: {message}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
+
+
+#: What a shell reports for a command killed by SIGPIPE (128 + 13), as ``git log | head`` does.
+SIGPIPE_STATUS = 141
+
+
+def quiet_broken_pipe() -> int:
+    """The reader went away (``| head``): stop writing, no traceback, and the status a shell gives SIGPIPE."""
+    with contextlib.suppress(OSError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so the interpreter's final flush has nowhere to fail
+        os.close(devnull)
+    return SIGPIPE_STATUS
