@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gzip
 import logging
+import time
 from urllib.parse import unquote
 
 import aiohttp
@@ -244,3 +245,72 @@ async def test_unverified_error_text_is_logged_on_one_line(fake: FakeWeChat, cap
     assert len(warnings) == 1 and "refresh for unknown serial failed" in warnings[0], warnings
     assert warnings[0].isprintable() and len(warnings[0]) < 600
     assert "all good\\r\\x1b" in warnings[0]  # still readable, escaped
+
+
+# -- what held (docs/reliability.md "Threat model"): claims the review confirmed, kept true here ---------------
+
+
+async def test_client_never_follows_a_redirect(fake: FakeWeChat) -> None:
+    """Not even to an allowed origin: a 3xx is an APIError, and the Location is never contacted."""
+    other = Recorder()
+    async with serve(other.app()) as server:
+        target = str(server.make_url("/v3/elsewhere"))
+        for path in ("/v3/moved", "/v3/billdownload/file"):
+            fake.routes[("GET", path)] = lambda request, body: web.Response(status=307, headers={"Location": target})
+        async with fake.client(retry=None, base_url=fake.base_url, backup_base_url=str(server.make_url("/"))) as wxpay:
+            with pytest.raises(APIError) as info:
+                await wxpay.v3.moved.get()
+            assert info.value.status == 307
+            with pytest.raises(APIError):
+                await wxpay.download(fake.base_url + "v3/billdownload/file?token=t", hash_value="0" * 40)
+    assert other.seen == []
+
+
+async def test_notification_sender_with_random_serials_costs_at_most_one_download(
+    fake: FakeWeChat, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Forged notifications naming serials nobody lists are refused; together they trigger one refresh."""
+    from wxfixtures import notification
+
+    from wechatpay_chain.notify import respond
+
+    keys = fake.keys
+    route = CertRoute([keys.platform], keys.platform)
+    fake.routes[("GET", "/v3/certificates")] = route
+    seen: list[object] = []
+    async with fake.client(apiv3_key=APIV3_KEY, certs=None) as client:
+        genuine_headers, genuine = notification(keys.platform, {"n": 1})
+        assert (await respond(client, genuine_headers, genuine, seen.append))[0] == 204
+        downloads = route.downloads
+        with caplog.at_level(logging.WARNING, logger="wechatpay_chain"):
+            for i in range(20):
+                headers, body = notification(keys.merchant, {"n": 2}, serial=f"{i:040X}")
+                headers["Request-ID"] = f"forged-{i}\x1b[2K"
+                assert (await respond(client, headers, body, seen.append))[0] == 401
+        assert route.downloads <= downloads + 1
+        # a genuine notification replayed after the 300 s window is refused as well
+        old_headers, old = notification(keys.platform, {"n": 1}, timestamp=int(time.time()) - 400)
+        assert (await respond(client, old_headers, old, seen.append))[0] == 401
+    assert len(seen) == 1
+    assert all(r.getMessage().isprintable() for r in caplog.records)
+
+
+def test_the_threat_model_names_only_tests_that_exist() -> None:
+    """docs/reliability.md points each claim at tests; a renamed or deleted test must not leave it dangling."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent
+    text = (root.parent / "docs" / "reliability.md").read_text()
+    section = text[text.index("### Threat model") : text.index("### In CI")]
+    current = ""
+    named: list[tuple[str, str]] = []
+    for file, name in re.findall(r"`(test_\w+\.py)?(?:::(test_\w+))?", section):
+        current = file or current
+        if name:
+            named.append((current, name))
+        elif file:
+            assert (root / file).is_file(), file
+    assert len(named) > 30
+    missing = [f"{f}::{n}" for f, n in named if not re.search(rf"^(async )?def {n}\(", (root / f).read_text(), re.M)]
+    assert missing == []
