@@ -126,6 +126,7 @@ def kind_of(index: int, unmarked_every: int) -> str:
 def seed_coupon(sandbox: Sandbox, out_request_no: str = "seed_coupon_0001") -> tuple[str, str]:
     """Create (without HTTP, so without faults) the coupon the workload adds stocks to: its id, first stock."""
     doc = sandbox.seed_product_coupon(coupon_body(out_request_no))
+    sandbox.store.max_stocks = 1_000_000  # the workload adds more stocks than the 200 one coupon may hold
     return doc["product_coupon_id"], doc["stock"]["stock_id"]
 
 

@@ -17,6 +17,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 from conftest import REFERENCE, Keys, serve
+from test_schema import CALLS
 from test_schema import CASES as SCHEMA_CASES
 
 from wechatpay_chain import (
@@ -212,7 +213,7 @@ async def test_business_rules(keys: Keys) -> None:
 @pytest.mark.parametrize(("name", "where", "doc", "expected"), SCHEMA_CASES[::7])
 async def test_param_error_names_the_field(wxpay: Client, name: str, where: str, doc: Any, expected: str) -> None:
     """A sample of the table-driven cases of test_schema, sent to the server: same field, same rule."""
-    method, template, options = samples.SEED_CALLS[name]
+    method, template, options = CALLS[name]
     values = {k: v for k, v in options.items() if k not in ("json", "query")}
     with pytest.raises(APIError) as info:
         await getattr(wxpay.chain(template), method.lower())(**values, **{where: doc})
@@ -260,7 +261,10 @@ async def test_rate_limit_on_bundles_under_a_burst(sb: Sandbox, wxpay: Client) -
 async def test_rate_limit_on_creation(keys: Keys) -> None:
     from wechatpay_chain.sandbox.product_coupon import DEFAULT_RATE_LIMITS
 
-    assert DEFAULT_RATE_LIMITS == {"add_stock_bundle": (20, 1.0), "create_product_coupon": (1000, 60.0)}
+    assert DEFAULT_RATE_LIMITS == {
+        "add_stock_bundle": (20, 1.0), "create_product_coupon": (1000, 60.0),
+        "create_image_generation_task": (500, 1.0), "get_image_generation_task": (500, 1.0),
+    }
     async with sandbox(keys, rate_limits={"create_product_coupon": (3, 60.0)}) as box:
         async with box.client(retry=None) as wxpay:
             for n in range(3):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import sys
 import typing
 from collections.abc import Iterator
@@ -55,10 +56,20 @@ def dotted(path: tuple[str | int, ...]) -> str:
     return Issue(path, "").dotted
 
 
+#: The published example call of every operation (``python -m wechatpay_chain._schemas._pages`` extracts them).
+EXAMPLES: dict[str, Any] = json.loads((ROOT / "tests" / "fixtures" / "product_coupon_examples.json").read_text())
+#: ``name → (method, template, options)`` like ``samples.SEED_CALLS``; the upload is multipart (tested apart).
+CALLS: dict[str, tuple[str, str, dict[str, Any]]] = {
+    name: (ex["method"], ex["template"], ex["options"]) for name, ex in EXAMPLES.items() if name != "upload_image"
+}
+
+
 def _cases() -> Iterator[Any]:
-    for name, (method, template, options) in samples.SEED_CALLS.items():
+    for name, (method, template, options) in CALLS.items():
         op = find_operation(method, template)
         assert op is not None
+        if "json" not in options and "query" not in options:
+            continue
         spec, where = (op.request, "json") if "json" in options else (op.query, "query")
         assert spec is not None
         doc = options[where]
@@ -72,14 +83,16 @@ def _cases() -> Iterator[Any]:
 
 
 #: (operation, "json"|"query", bad document, expected message prefix): every required field and enum of the
-#: seed tables that the seed examples use, removed or replaced one at a time.
+#: current pages that the published examples use, removed or replaced one at a time.
 CASES = list(_cases())
 
 
 def test_the_table_covers_every_operation() -> None:
+    assert len(OPERATIONS) == len(EXAMPLES) == 35
+    assert {op.name for op in OPERATIONS} == set(EXAMPLES)
     covered = {case.values[0] for case in CASES}
-    assert covered == {op.name for op in OPERATIONS}
-    assert len(CASES) > 150
+    assert covered == {name for name, (_, _, o) in CALLS.items() if "json" in o or "query" in o}
+    assert len(CASES) > 300
 
 
 @pytest.mark.parametrize("name", list(samples.SEED_CALLS))
@@ -89,9 +102,17 @@ def test_seed_examples_conform(name: str) -> None:
     validate_query(method, template, options.get("query"))
 
 
+@pytest.mark.parametrize("name", list(CALLS))
+def test_published_examples_conform(name: str) -> None:
+    method, template, options = CALLS[name]
+    assert find_operation(method, template) is not None
+    validate_request(method, template, options.get("json"))
+    validate_query(method, template, options.get("query"))
+
+
 @pytest.mark.parametrize(("name", "where", "doc", "expected"), CASES)
 def test_required_fields_and_enums(name: str, where: str, doc: Any, expected: str) -> None:
-    method, template, _ = samples.SEED_CALLS[name]
+    method, template, _ = CALLS[name]
     check = validate_request if where == "json" else validate_query
     with pytest.raises(TemplateError) as info:
         check(method, template, doc)

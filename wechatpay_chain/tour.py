@@ -92,7 +92,11 @@ def coupon_body(brand_id: str, out_request_no: str) -> CreateProductCouponReques
         "type": "NORMAL",
         "usage_mode": "PROGRESSIVE_BUNDLE",
         "sequential_usage_info": {"type": "INCREMENTAL", "count": 3, "available_days": 30},
-        "display_info": {"name": "咖啡满减券", "image_url": "https://wxpaylogo.qpic.cn/wxpaylogo/example/coupon"},
+        "display_info": {
+            "name": "咖啡满减券",
+            "image_url": "https://wxpaylogo.qpic.cn/wxpaylogo/example/coupon",
+            "background_url": "https://wxpaylogo.qpic.cn/wxpaylogo/example/background",
+        },
         "stock": new_stock("首批"),
     }
 
@@ -103,6 +107,7 @@ def stock_body(brand_id: str, out_request_no: str, remark: str = "满100减5") -
 
 def bundle_body(brand_id: str, out_request_no: str, steps: list[tuple[int, int]]) -> AddStockBundleRequest:
     """One stock per ``(threshold, discount_amount)`` step, in the 002 (official) shape."""
+    shown = new_stock("")
     return {
         "brand_id": brand_id,
         "out_request_no": out_request_no,
@@ -110,6 +115,10 @@ def bundle_body(brand_id: str, out_request_no: str, steps: list[tuple[int, int]]
             "remark": "阶梯满减",
             "coupon_code_mode": "WECHATPAY",
             "stock_send_rule": {"max_count": 10000, "max_count_per_user": 1},
+            "usage_rule_display_info": shown["usage_rule_display_info"],
+            "coupon_display_info": shown["coupon_display_info"],
+            "notify_config": shown["notify_config"],
+            "store_scope": "ALL",
             "progressive_bundle_usage_rule": {
                 "coupon_available_period": {
                     "available_begin_time": "2026-01-01T00:00:00+08:00",

@@ -17,61 +17,186 @@ else:  # pragma: no cover
 
 __all__ = [
     "AddStockBundleRequest",
+    "AddStockBundleResponse",
+    "AddStockBundleResponseStock",
+    "AddStockBundleResponseStockProgressiveBundleUsageRule",
+    "AddStockBundleResponseStockProgressiveBundleUsageRuleCouponAvailablePeriod",
     "AddStockRequest",
+    "AddStockRequestStock",
+    "AddStockResponse",
+    "AddStockResponseSingleUsageRule",
+    "AddStockResponseSingleUsageRuleCouponAvailablePeriod",
+    "AddStockResponseUsageRuleDisplayInfo",
+    "AppJumpType",
+    "AssociateStockBundleStoresRequest",
+    "AssociateStockBundleStoresResponse",
+    "AssociateStockStoresRequest",
+    "AssociateStockStoresResponse",
+    "AssociatedOrderInfo",
+    "AssociatedPayScoreOrderInfo",
     "BackgroundColor",
-    "BundleCouponCodeMode",
-    "BundleStock",
-    "BundleUsageRuleRequest",
     "Choice",
     "CodeDisplayMode",
+    "CombineImage",
+    "CombineImageResult",
     "ComboPackage",
+    "ConfirmUserCouponRequest",
+    "ConfirmUserCouponResponse",
+    "ConfirmUserCouponResponseSingleUsageDetail",
+    "ConfirmUserCouponResponseStock",
+    "ConfirmUserCouponResponseStockSingleUsageRule",
+    "ConfirmUserCouponResponseStockSingleUsageRuleCouponAvailablePeriod",
     "CouponAvailablePeriod",
     "CouponAvailableStoreInfo",
     "CouponCodeCountInfo",
     "CouponCodeMode",
+    "CouponCodeMode2",
     "CouponDisplayInfo",
-    "CouponScope",
     "CouponState",
-    "CouponType",
+    "CouponTag",
+    "CouponTagInfo",
     "CouponUsageMethod",
+    "CreateImageGenerationTaskRequest",
+    "CreateImageGenerationTaskResponse",
     "CreateProductCouponRequest",
+    "CreateProductCouponResponse",
+    "CutOut",
+    "CutOutResult",
     "Day",
     "DayPeriod",
+    "DeactivateProductCouponRequest",
+    "DeactivateProductCouponResponse",
+    "DeactivateStockRequest",
+    "DeactivateStockResponse",
+    "DeactivateUserCouponBundleRequest",
+    "DeactivateUserCouponBundleResponse",
+    "DeactivateUserCouponRequest",
+    "DeactivateUserCouponResponse",
+    "DetailItem",
+    "DetailState",
+    "DisassociateStockBundleStoresRequest",
+    "DisassociateStockBundleStoresResponse",
+    "DisassociateStockStoresRequest",
+    "DisassociateStockStoresResponse",
     "DiscountCoupon",
     "DisplayInfo",
     "EntranceFinder",
     "EntranceMiniProgram",
     "EntranceOfficialAccount",
     "ExchangeCoupon",
+    "FailedStore",
+    "GetImageGenerationTaskQuery",
+    "GetImageGenerationTaskResponse",
+    "GetNotifyConfigResponse",
+    "GetProductCouponQuery",
+    "GetProductCouponResponse",
     "GetStockQuery",
+    "GetStockResponse",
+    "GetStockResponseSingleUsageRule",
+    "GetStockResponseSingleUsageRuleCouponAvailablePeriod",
+    "GetUserCouponQuery",
+    "GetUserCouponResponse",
+    "GetUserCouponResponseStock",
+    "GetUserCouponResponseStockSingleUsageRule",
+    "GetUserCouponResponseStockSingleUsageRuleCouponAvailablePeriod",
+    "ImageGenerationNotification",
+    "ImageGenerationType",
     "IrregularAvailablePeriod",
+    "ListStockStoresQuery",
+    "ListStockStoresResponse",
     "ListStocksQuery",
     "ListStocksResponse",
+    "ListStocksResponseStock",
+    "ListStocksResponseStockSingleUsageRule",
+    "ListStocksResponseStockSingleUsageRuleCouponAvailablePeriod",
+    "ListUserCouponsQuery",
+    "ListUserCouponsResponse",
+    "MemberTagInfo",
     "NewStock",
     "NormalCoupon",
     "NotifyConfig",
+    "PatchProductCouponRequest",
+    "PatchProductCouponResponse",
+    "PatchStockBundleRequest",
+    "PatchStockBundleResponse",
     "PatchStockRequest",
+    "PatchStockResponse",
+    "PreSendUserCouponBundleRequest",
+    "PreSendUserCouponBundleResponse",
+    "PreSendUserCouponRequest",
+    "PreSendUserCouponResponse",
     "ProductCoupon",
+    "ProgressiveBundleUsageDetail",
+    "ProgressiveBundleUsageInfo",
     "ProgressiveBundleUsageRule",
+    "ReturnUserCouponRequest",
+    "ReturnUserCouponResponse",
+    "Scope",
+    "SendChannel",
+    "SendChannel2",
+    "SendNotification",
+    "SendUserCouponBundleRequest",
+    "SendUserCouponBundleRequestCouponTagInfo",
+    "SendUserCouponBundleResponse",
+    "SendUserCouponRequest",
+    "SendUserCouponResponse",
+    "SendUserCouponResponseStock",
+    "SendUserCouponResponseStockSequentialUsageRule",
+    "SendUserCouponResponseStockSequentialUsageRuleCouponAvailablePeriod",
     "SentCountInfo",
-    "SequentialType",
+    "SequentialUsageDetail",
     "SequentialUsageInfo",
     "SequentialUsageRule",
     "SequentialUsageRuleCouponAvailablePeriod",
+    "SetNotifyConfigRequest",
+    "SetNotifyConfigResponse",
+    "SingleUsageDetail",
     "SingleUsageInfo",
     "SingleUsageRule",
+    "State",
+    "State2",
     "Stock",
     "StockBundle",
     "StockBundleInfo",
-    "StockBundleResult",
     "StockSendRule",
-    "StockState",
+    "StockSingleUsageRule",
+    "StockSingleUsageRuleCouponAvailablePeriod",
+    "Store",
     "StoreScope",
+    "SuccessStore",
+    "TaskState",
+    "Type",
+    "Type2",
+    "UpdateMode",
+    "UpdateStockBudgetRequest",
+    "UpdateStockBudgetResponse",
+    "UpdateStockBundleBudgetRequest",
+    "UpdateStockBundleBudgetResponse",
+    "UploadCouponCodesRequest",
+    "UploadCouponCodesResponse",
+    "UploadImageMeta",
+    "UploadImageResponse",
     "UsageMode",
+    "UsageMode2",
     "UsageRuleDisplayInfo",
+    "UseUserCouponRequest",
+    "UseUserCouponRequestAssociatedPayScoreOrderInfo",
+    "UseUserCouponResponse",
+    "UserCoupon",
+    "UserCouponStock",
+    "UserCouponStockSequentialUsageRule",
+    "UserCouponStockSequentialUsageRuleCouponAvailablePeriod",
+    "UserProductCoupon",
+    "UserProductCouponBundleInfo",
+    "UserProductCouponProductCoupon",
+    "UserProductCouponProgressiveBundleUsageDetail",
+    "UserProductCouponStock",
+    "UserProductCouponStockProgressiveBundleUsageRule",
+    "UserProductCouponStockProgressiveBundleUsageRuleCouponAvailablePeriod",
     "WeeklyAvailablePeriod",
 ]
 
+AppJumpType = Literal["H5", "PASSCODE_LINK", "USAGE_GUIDE"]
 BackgroundColor = Literal[
     "Color010",
     "Color020",
@@ -84,72 +209,894 @@ BackgroundColor = Literal[
     "Color090",
     "Color100",
 ]
-BundleCouponCodeMode = Literal["WECHATPAY", "UPLOAD"]
 CodeDisplayMode = Literal["INVISIBLE", "BARCODE", "QRCODE"]
 CouponCodeMode = Literal["WECHATPAY", "UPLOAD", "API_ASSIGN"]
-CouponScope = Literal["ALL", "SINGLE"]
-CouponState = Literal["AUDITING", "EFFECTIVE", "DEACTIVATED"]
-CouponType = Literal["NORMAL", "DISCOUNT", "EXCHANGE"]
+CouponCodeMode2 = Literal["WECHATPAY", "UPLOAD"]
+CouponState = Literal["CONFIRMING", "PENDING", "EFFECTIVE", "USED", "EXPIRED", "DELETED", "DEACTIVATED"]
+CouponTag = Literal["MEMBER"]
 CouponUsageMethod = Literal["OFFLINE", "MINI_PROGRAM", "APP", "PAYMENT_CODE"]
 Day = Literal["MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY"]
-SequentialType = Literal["INCREMENTAL", "EQUAL"]
-StockState = Literal["AUDITING", "SENDING", "PAUSED", "STOPPED", "DEACTIVATED"]
+DetailState = Literal["PENDING", "EFFECTIVE", "USED", "EXPIRED", "DELETED", "DEACTIVATED"]
+ImageGenerationType = Literal["COMBINE_IMAGE", "CUT_OUT"]
+Scope = Literal["ALL", "SINGLE", "CATEGORY"]
+SendChannel = Literal["API", "BRAND_MANAGE", "MERCHANT_CARD", "MEMBER", "SMALL_ACTIVITY", "RECEIVE_COMPONENT"]
+SendChannel2 = Literal["API", "BRAND_MANAGE", "RECEIVE_COMPONENT", "MEMBER"]
+State = Literal["AUDITING", "EFFECTIVE", "DEACTIVATED"]
+State2 = Literal["AUDITING", "SENDING", "PAUSED", "STOPPED", "DEACTIVATED"]
 StoreScope = Literal["NONE", "ALL", "SPECIFIC"]
+TaskState = Literal["PROCESSING", "FAIL", "SUCCESS"]
+Type = Literal["NORMAL", "DISCOUNT", "EXCHANGE"]
+Type2 = Literal["INCREMENTAL", "EQUAL"]
+UpdateMode = Literal["MAX_COUNT", "MAX_COUNT_PER_DAY"]
 UsageMode = Literal["SINGLE", "SEQUENTIAL", "PROGRESSIVE_BUNDLE"]
+UsageMode2 = Literal["SINGLE", "PROGRESSIVE_BUNDLE"]
 
 
-class StockBundleResult(TypedDict, total=False):
-    """002 add-stock-bundle response body."""
+class SendNotification(TypedDict, total=False):
+    """PRODUCT_COUPON_SP.SEND: decrypted resource."""
 
+    brand_id: Required[str]
+    coupon_code: Required[str]
+    product_coupon_id: Required[str]
+    stock_id: Required[str]
+    stock_bundle_id: NotRequired[str]
+    user_coupon_bundle_id: NotRequired[str]
+    appid: Required[str]
+    openid: Required[str]
+    unionid: Required[str]
+    receive_time: Required[str]
+    send_request_no: Required[str]
+    send_channel: Required[SendChannel2]
+    valid_begin_time: Required[str]
+    valid_end_time: Required[str]
+    phone_number: NotRequired[str]
+    country_code: NotRequired[str]
+    attach: NotRequired[str]
+    channel_custom_info: NotRequired[str]
+
+
+class GetImageGenerationTaskResponse(TypedDict, total=False):
+    """查询图片生成任务执行结果: response body (GET image-generation-tasks/{task_id})."""
+
+    brand_id: Required[str]
+    task_id: Required[str]
+    image_generation_type: Required[ImageGenerationType]
+    task_state: Required[TaskState]
+    combine_image_result: NotRequired[CombineImageResult]
+    cut_out_result: NotRequired[CutOutResult]
+
+
+class CutOutResult(TypedDict, total=False):
+    """生成商品图结果."""
+
+    image_url: Required[str]
+
+
+class CombineImageResult(TypedDict, total=False):
+    """拼图结果."""
+
+    image_url: Required[str]
+
+
+class GetImageGenerationTaskQuery(TypedDict, total=False):
+    """查询图片生成任务执行结果: query (GET image-generation-tasks/{task_id})."""
+
+    brand_id: Required[str]
+    image_generation_type: Required[ImageGenerationType]
+
+
+class CreateImageGenerationTaskResponse(TypedDict, total=False):
+    """提交图片生成任务: response body (POST image-generation-tasks)."""
+
+    task_id: Required[str]
+    brand_id: Required[str]
+
+
+class CreateImageGenerationTaskRequest(TypedDict, total=False):
+    """提交图片生成任务: request body."""
+
+    brand_id: Required[str]
+    task_id: Required[str]
+    image_generation_type: Required[ImageGenerationType]
+    combine_image: NotRequired[CombineImage]
+    cut_out: NotRequired[CutOut]
+
+
+class CutOut(TypedDict, total=False):
+    """抠图数据."""
+
+    image_url: Required[str]
+
+
+class CombineImage(TypedDict, total=False):
+    """拼图数据."""
+
+    scope: Required[Scope]
+    type: Required[Type]
+    usage_mode: Required[UsageMode2]
+    normal_coupon: NotRequired[NormalCoupon]
+    discount_coupon: NotRequired[DiscountCoupon]
+    exchange_coupon: NotRequired[ExchangeCoupon]
+    background_color: NotRequired[str]
+
+
+class UploadImageResponse(TypedDict, total=False):
+    """图片上传: response body (POST media/upload-image)."""
+
+    media_url: Required[str]
+
+
+class UploadImageMeta(TypedDict, total=False):
+    """图片上传: request body."""
+
+    sha256: Required[str]
+    filename: Required[str]
+
+
+class SetNotifyConfigResponse(TypedDict, total=False):
+    """设置商品券事件通知地址: response body (POST notify-configs)."""
+
+    notify_url: Required[str]
+    update_time: Required[str]
+
+
+class SetNotifyConfigRequest(TypedDict, total=False):
+    """设置商品券事件通知地址: request body."""
+
+    notify_url: Required[str]
+
+
+class PreSendUserCouponBundleRequest(TypedDict, total=False):
+    """向用户预发放商品券批次组: request body."""
+
+    brand_id: Required[str]
+    product_coupon_id: Required[str]
     stock_bundle_id: Required[str]
-    stock_list: Required[list[BundleStock]]
+    appid: Required[str]
+    send_request_no: Required[str]
+    attach: NotRequired[str]
 
 
-class BundleStock(TypedDict, total=False):
-    """批次."""
+class DeactivateUserCouponBundleRequest(TypedDict, total=False):
+    """失效用户商品券组: request body."""
+
+    brand_id: Required[str]
+    product_coupon_id: Required[str]
+    stock_bundle_id: Required[str]
+    appid: Required[str]
+    out_request_no: Required[str]
+    deactivate_reason: Required[str]
+
+
+class SendUserCouponBundleResponse(TypedDict, total=False):
+    """向用户发放商品券批次组: response body (POST users/{openid}/coupon-bundles)."""
+
+    user_coupon_bundle_id: Required[str]
+    user_product_coupon_list: Required[list[UserProductCoupon]]
+
+
+class UserProductCoupon(TypedDict, total=False):
+    """用户商品券列表."""
+
+    coupon_code: Required[str]
+    coupon_state: Required[CouponState]
+    valid_begin_time: Required[str]
+    valid_end_time: Required[str]
+    receive_time: Required[str]
+    send_request_no: Required[str]
+    send_channel: Required[SendChannel]
+    confirm_request_no: NotRequired[str]
+    confirm_time: NotRequired[str]
+    deactivate_request_no: NotRequired[str]
+    deactivate_time: NotRequired[str]
+    deactivate_reason: NotRequired[str]
+    progressive_bundle_usage_detail: NotRequired[UserProductCouponProgressiveBundleUsageDetail]
+    user_product_coupon_bundle_info: Required[UserProductCouponBundleInfo]
+    product_coupon: Required[UserProductCouponProductCoupon]
+    stock: Required[UserProductCouponStock]
+    attach: NotRequired[str]
+    channel_custom_info: NotRequired[str]
+    coupon_tag_info: NotRequired[CouponTagInfo]
+    brand_id: Required[str]
+
+
+class UserProductCouponStock(TypedDict, total=False):
+    """批次信息."""
 
     product_coupon_id: Required[str]
     stock_id: Required[str]
     remark: NotRequired[str]
-    coupon_code_mode: Required[BundleCouponCodeMode]
+    coupon_code_mode: Required[CouponCodeMode2]
     coupon_code_count_info: NotRequired[CouponCodeCountInfo]
     stock_send_rule: Required[StockSendRule]
-    progressive_bundle_usage_rule: NotRequired[ProgressiveBundleUsageRule]
-    stock_bundle_info: Required[StockBundleInfo]
+    progressive_bundle_usage_rule: NotRequired[UserProductCouponStockProgressiveBundleUsageRule]
+    stock_bundle_info: NotRequired[StockBundleInfo]
     usage_rule_display_info: Required[UsageRuleDisplayInfo]
     coupon_display_info: Required[CouponDisplayInfo]
     notify_config: Required[NotifyConfig]
     store_scope: Required[StoreScope]
     sent_count_info: Required[SentCountInfo]
-    state: Required[StockState]
+    state: Required[State2]
     deactivate_request_no: NotRequired[str]
     deactivate_time: NotRequired[str]
     deactivate_reason: NotRequired[str]
     brand_id: Required[str]
 
 
-class AddStockBundleRequest(TypedDict, total=False):
-    """002 add-stock-bundle request body."""
+class UserProductCouponStockProgressiveBundleUsageRule(TypedDict, total=False):
+    """多次优惠使用规则."""
 
+    coupon_available_period: Required[UserProductCouponStockProgressiveBundleUsageRuleCouponAvailablePeriod]
+    normal_coupon: NotRequired[NormalCoupon]
+    discount_coupon: NotRequired[DiscountCoupon]
+    exchange_coupon: NotRequired[ExchangeCoupon]
+
+
+class UserProductCouponStockProgressiveBundleUsageRuleCouponAvailablePeriod(TypedDict, total=False):
+    """券可核销时间."""
+
+    available_begin_time: Required[str]
+    available_end_time: Required[str]
+    available_days: NotRequired[int]
+    wait_days_after_receive: NotRequired[int]
+    weekly_available_period: NotRequired[WeeklyAvailablePeriod]
+    irregular_available_period_list: NotRequired[list[IrregularAvailablePeriod]]
+
+
+class UserProductCouponProductCoupon(TypedDict, total=False):
+    """商品券信息."""
+
+    product_coupon_id: Required[str]
+    state: Required[State]
+    brand_id: Required[str]
+    scope: Required[Scope]
+    type: Required[Type]
+    usage_mode: Required[UsageMode2]
+    single_usage_info: NotRequired[SingleUsageInfo]
+    progressive_bundle_usage_info: NotRequired[ProgressiveBundleUsageInfo]
+    display_info: Required[DisplayInfo]
+    out_product_no: NotRequired[str]
+    deactivate_request_no: NotRequired[str]
+    deactivate_time: NotRequired[str]
+    deactivate_reason: NotRequired[str]
+
+
+class ProgressiveBundleUsageInfo(TypedDict, total=False):
+    """多次优惠模式信息."""
+
+    count: Required[int]
+    interval_days: NotRequired[int]
+
+
+class UserProductCouponBundleInfo(TypedDict, total=False):
+    """用户券组信息."""
+
+    user_coupon_bundle_id: Required[str]
+    user_coupon_bundle_index: Required[int]
+    total_count: Required[int]
+    used_count: Required[int]
+
+
+class UserProductCouponProgressiveBundleUsageDetail(TypedDict, total=False):
+    """多次优惠使用详情."""
+
+    use_request_no: NotRequired[str]
+    use_time: NotRequired[str]
+    associated_order_info: NotRequired[AssociatedOrderInfo]
+    return_request_no: NotRequired[str]
+    return_time: NotRequired[str]
+
+
+class SendUserCouponBundleRequest(TypedDict, total=False):
+    """向用户发放商品券批次组: request body."""
+
+    brand_id: Required[str]
+    product_coupon_id: Required[str]
+    stock_bundle_id: Required[str]
+    appid: Required[str]
+    send_request_no: Required[str]
+    attach: NotRequired[str]
+    coupon_tag_info: NotRequired[SendUserCouponBundleRequestCouponTagInfo]
+
+
+class SendUserCouponBundleRequestCouponTagInfo(TypedDict, total=False):
+    """用户商品券标签信息."""
+
+    coupon_tag_list: NotRequired[list[str]]
+    member_tag_info: NotRequired[MemberTagInfo]
+
+
+class PreSendUserCouponResponse(TypedDict, total=False):
+    """向用户预发放商品券: response body (POST users/{openid}/pre-send-coupon)."""
+
+    token: Required[str]
+
+
+class PreSendUserCouponRequest(TypedDict, total=False):
+    """向用户预发放商品券: request body."""
+
+    brand_id: Required[str]
+    product_coupon_id: Required[str]
+    stock_id: Required[str]
+    coupon_code: NotRequired[str]
+    appid: Required[str]
+    send_request_no: Required[str]
+    attach: NotRequired[str]
+
+
+class DeactivateUserCouponRequest(TypedDict, total=False):
+    """失效用户商品券: request body."""
+
+    brand_id: Required[str]
+    product_coupon_id: Required[str]
+    stock_id: Required[str]
+    appid: Required[str]
     out_request_no: Required[str]
-    stock_bundle: Required[StockBundle]
+    deactivate_reason: Required[str]
+
+
+class ReturnUserCouponRequest(TypedDict, total=False):
+    """退券: request body."""
+
+    brand_id: Required[str]
+    product_coupon_id: Required[str]
+    stock_id: Required[str]
+    appid: Required[str]
+    out_request_no: Required[str]
+    sequential_coupon_index: NotRequired[int]
+
+
+class UseUserCouponRequest(TypedDict, total=False):
+    """核销用户商品券: request body."""
+
+    brand_id: Required[str]
+    product_coupon_id: Required[str]
+    stock_id: Required[str]
+    appid: Required[str]
+    use_time: Required[str]
+    associated_order_info: Required[AssociatedOrderInfo]
+    out_request_no: Required[str]
+    sequential_coupon_index: NotRequired[int]
+    store_id: NotRequired[str]
+    associated_pay_score_order_info: NotRequired[UseUserCouponRequestAssociatedPayScoreOrderInfo]
+    saved_amount: NotRequired[int]
+
+
+class UseUserCouponRequestAssociatedPayScoreOrderInfo(TypedDict, total=False):
+    """关联微信支付分订单信息."""
+
+    order_id: NotRequired[str]
+    out_order_no: NotRequired[str]
+    mchid: NotRequired[str]
+    sub_mchid: NotRequired[str]
+
+
+class ConfirmUserCouponResponse(TypedDict, total=False):
+    """确认发放用户商品券: response body (POST users/{openid}/coupons/{coupon_code}/confirm)."""
+
+    coupon_code: Required[str]
+    coupon_state: Required[CouponState]
+    valid_begin_time: Required[str]
+    valid_end_time: Required[str]
+    receive_time: Required[str]
+    send_request_no: Required[str]
+    send_channel: Required[SendChannel]
+    confirm_request_no: NotRequired[str]
+    confirm_time: NotRequired[str]
+    deactivate_request_no: NotRequired[str]
+    deactivate_time: NotRequired[str]
+    deactivate_reason: NotRequired[str]
+    single_usage_detail: NotRequired[ConfirmUserCouponResponseSingleUsageDetail]
+    progressive_bundle_usage_detail: NotRequired[ProgressiveBundleUsageDetail]
+    product_coupon: Required[ProductCoupon]
+    stock: Required[ConfirmUserCouponResponseStock]
+    attach: NotRequired[str]
+    channel_custom_info: NotRequired[str]
     brand_id: Required[str]
 
 
-class StockBundle(TypedDict, total=False):
-    """批次组."""
+class ConfirmUserCouponResponseStock(TypedDict, total=False):
+    """批次信息."""
 
+    product_coupon_id: Required[str]
+    stock_id: Required[str]
     remark: NotRequired[str]
-    coupon_code_mode: Required[BundleCouponCodeMode]
+    coupon_code_mode: Required[CouponCodeMode]
+    coupon_code_count_info: NotRequired[CouponCodeCountInfo]
     stock_send_rule: Required[StockSendRule]
-    progressive_bundle_usage_rule: NotRequired[BundleUsageRuleRequest]
+    single_usage_rule: NotRequired[ConfirmUserCouponResponseStockSingleUsageRule]
+    sequential_usage_rule: NotRequired[SequentialUsageRule]
+    usage_rule_display_info: Required[UsageRuleDisplayInfo]
+    coupon_display_info: Required[CouponDisplayInfo]
+    notify_config: Required[NotifyConfig]
+    store_scope: Required[StoreScope]
+    sent_count_info: Required[SentCountInfo]
+    state: Required[State2]
+    deactivate_request_no: NotRequired[str]
+    deactivate_time: NotRequired[str]
+    deactivate_reason: NotRequired[str]
+    brand_id: Required[str]
+
+
+class ConfirmUserCouponResponseStockSingleUsageRule(TypedDict, total=False):
+    """单券使用规则."""
+
+    coupon_available_period: Required[ConfirmUserCouponResponseStockSingleUsageRuleCouponAvailablePeriod]
+    normal_coupon: NotRequired[NormalCoupon]
+    discount_coupon: NotRequired[DiscountCoupon]
+    exchange_coupon: NotRequired[ExchangeCoupon]
+
+
+class ConfirmUserCouponResponseStockSingleUsageRuleCouponAvailablePeriod(TypedDict, total=False):
+    """券可核销时间."""
+
+    available_begin_time: Required[str]
+    available_end_time: Required[str]
+    available_days: NotRequired[int]
+    wait_days_after_receive: NotRequired[int]
+    weekly_available_period: NotRequired[WeeklyAvailablePeriod]
+    irregular_available_period_list: NotRequired[list[IrregularAvailablePeriod]]
+
+
+class ProgressiveBundleUsageDetail(TypedDict, total=False):
+    """多次优惠使用详情."""
+
+    total_count: NotRequired[int]
+    used_count: NotRequired[int]
+    detail_item_list: NotRequired[list[DetailItem]]
+
+
+class ConfirmUserCouponResponseSingleUsageDetail(TypedDict, total=False):
+    """单券使用详情."""
+
+    use_request_no: NotRequired[str]
+    use_time: NotRequired[str]
+    associated_order_info: NotRequired[AssociatedOrderInfo]
+    associated_pay_score_order_info: NotRequired[AssociatedPayScoreOrderInfo]
+    saved_amount: NotRequired[int]
+    return_request_no: NotRequired[str]
+    return_time: NotRequired[str]
+
+
+class AssociatedPayScoreOrderInfo(TypedDict, total=False):
+    """券核销的关联微信支付分订单信息."""
+
+    order_id: NotRequired[str]
+    out_trade_no: NotRequired[str]
+    mchid: NotRequired[str]
+    sub_mchid: NotRequired[str]
+
+
+class ConfirmUserCouponRequest(TypedDict, total=False):
+    """确认发放用户商品券: request body."""
+
+    brand_id: Required[str]
+    product_coupon_id: Required[str]
+    stock_id: Required[str]
+    appid: Required[str]
+    out_request_no: Required[str]
+
+
+class GetUserCouponResponse(TypedDict, total=False):
+    """查询用户商品券详情: response body (GET users/{openid}/coupons/{coupon_code})."""
+
+    coupon_code: Required[str]
+    coupon_state: Required[CouponState]
+    valid_begin_time: Required[str]
+    valid_end_time: Required[str]
+    receive_time: Required[str]
+    send_request_no: Required[str]
+    send_channel: Required[SendChannel]
+    confirm_request_no: NotRequired[str]
+    confirm_time: NotRequired[str]
+    deactivate_request_no: NotRequired[str]
+    deactivate_time: NotRequired[str]
+    deactivate_reason: NotRequired[str]
+    single_usage_detail: NotRequired[SingleUsageDetail]
+    sequential_usage_detail: NotRequired[SequentialUsageDetail]
+    product_coupon: Required[ProductCoupon]
+    stock: Required[GetUserCouponResponseStock]
+    attach: NotRequired[str]
+    channel_custom_info: NotRequired[str]
+    brand_id: Required[str]
+
+
+class GetUserCouponResponseStock(TypedDict, total=False):
+    """批次信息."""
+
+    product_coupon_id: Required[str]
+    stock_id: Required[str]
+    remark: NotRequired[str]
+    coupon_code_mode: Required[CouponCodeMode]
+    coupon_code_count_info: NotRequired[CouponCodeCountInfo]
+    stock_send_rule: Required[StockSendRule]
+    single_usage_rule: NotRequired[GetUserCouponResponseStockSingleUsageRule]
+    sequential_usage_rule: NotRequired[SequentialUsageRule]
+    usage_rule_display_info: Required[UsageRuleDisplayInfo]
+    coupon_display_info: Required[CouponDisplayInfo]
+    notify_config: Required[NotifyConfig]
+    store_scope: Required[StoreScope]
+    sent_count_info: Required[SentCountInfo]
+    state: Required[State2]
+    deactivate_request_no: NotRequired[str]
+    deactivate_time: NotRequired[str]
+    deactivate_reason: NotRequired[str]
+    brand_id: Required[str]
+
+
+class GetUserCouponResponseStockSingleUsageRule(TypedDict, total=False):
+    """单券使用规则."""
+
+    coupon_available_period: Required[GetUserCouponResponseStockSingleUsageRuleCouponAvailablePeriod]
+    normal_coupon: NotRequired[NormalCoupon]
+    discount_coupon: NotRequired[DiscountCoupon]
+    exchange_coupon: NotRequired[ExchangeCoupon]
+
+
+class GetUserCouponResponseStockSingleUsageRuleCouponAvailablePeriod(TypedDict, total=False):
+    """券可核销时间."""
+
+    available_begin_time: Required[str]
+    available_end_time: Required[str]
+    available_days: NotRequired[int]
+    wait_days_after_receive: NotRequired[int]
+    weekly_available_period: NotRequired[WeeklyAvailablePeriod]
+    irregular_available_period_list: NotRequired[list[IrregularAvailablePeriod]]
+
+
+class GetUserCouponQuery(TypedDict, total=False):
+    """查询用户商品券详情: query (GET users/{openid}/coupons/{coupon_code})."""
+
+    brand_id: Required[str]
+    product_coupon_id: Required[str]
+    stock_id: Required[str]
+    appid: Required[str]
+
+
+class ListUserCouponsResponse(TypedDict, total=False):
+    """指定券状态查询用户商品券列表: response body (GET users/{openid}/coupons)."""
+
+    total_count: Required[int]
+    next_page_token: NotRequired[str]
+    user_coupon_list: NotRequired[list[UserCoupon]]
+
+
+class UserCoupon(TypedDict, total=False):
+    """用户商品券列表."""
+
+    coupon_code: Required[str]
+    coupon_state: Required[CouponState]
+    valid_begin_time: Required[str]
+    valid_end_time: Required[str]
+    receive_time: Required[str]
+    send_request_no: Required[str]
+    send_channel: Required[SendChannel]
+    confirm_request_no: NotRequired[str]
+    confirm_time: NotRequired[str]
+    deactivate_request_no: NotRequired[str]
+    deactivate_time: NotRequired[str]
+    deactivate_reason: NotRequired[str]
+    single_usage_detail: NotRequired[SingleUsageDetail]
+    sequential_usage_detail: NotRequired[SequentialUsageDetail]
+    product_coupon: Required[ProductCoupon]
+    stock: Required[UserCouponStock]
+    attach: NotRequired[str]
+    channel_custom_info: NotRequired[str]
+    brand_id: Required[str]
+
+
+class UserCouponStock(TypedDict, total=False):
+    """批次信息."""
+
+    product_coupon_id: Required[str]
+    stock_id: Required[str]
+    remark: NotRequired[str]
+    coupon_code_mode: Required[CouponCodeMode]
+    coupon_code_count_info: NotRequired[CouponCodeCountInfo]
+    stock_send_rule: Required[StockSendRule]
+    single_usage_rule: NotRequired[SingleUsageRule]
+    sequential_usage_rule: NotRequired[UserCouponStockSequentialUsageRule]
+    usage_rule_display_info: Required[UsageRuleDisplayInfo]
+    coupon_display_info: Required[CouponDisplayInfo]
+    notify_config: Required[NotifyConfig]
+    store_scope: Required[StoreScope]
+    sent_count_info: Required[SentCountInfo]
+    state: Required[State2]
+    deactivate_request_no: NotRequired[str]
+    deactivate_time: NotRequired[str]
+    deactivate_reason: NotRequired[str]
+    brand_id: Required[str]
+
+
+class UserCouponStockSequentialUsageRule(TypedDict, total=False):
+    """多次优惠使用规则."""
+
+    coupon_available_period: Required[UserCouponStockSequentialUsageRuleCouponAvailablePeriod]
+    normal_coupon_list: NotRequired[list[NormalCoupon]]
+    discount_coupon_list: NotRequired[list[DiscountCoupon]]
+    exchange_coupon_list: NotRequired[list[ExchangeCoupon]]
+    special_first: NotRequired[bool]
+
+
+class UserCouponStockSequentialUsageRuleCouponAvailablePeriod(TypedDict, total=False):
+    """券可核销时间."""
+
+    available_begin_time: Required[str]
+    available_end_time: Required[str]
+    wait_days_after_receive: NotRequired[int]
+    weekly_available_period: NotRequired[WeeklyAvailablePeriod]
+    irregular_available_period_list: NotRequired[list[IrregularAvailablePeriod]]
+    available_seconds: NotRequired[int]
+
+
+class ListUserCouponsQuery(TypedDict, total=False):
+    """指定券状态查询用户商品券列表: query (GET users/{openid}/coupons)."""
+
+    product_coupon_id: NotRequired[str]
+    stock_id: NotRequired[str]
+    appid: Required[str]
+    coupon_state: NotRequired[CouponState]
+    page_size: NotRequired[int]
+    page_token: NotRequired[str]
+    brand_id: Required[str]
+
+
+class SendUserCouponResponse(TypedDict, total=False):
+    """向用户发放商品券: response body (POST users/{openid}/coupons)."""
+
+    coupon_code: Required[str]
+    coupon_state: Required[CouponState]
+    valid_begin_time: Required[str]
+    valid_end_time: Required[str]
+    receive_time: Required[str]
+    send_request_no: Required[str]
+    send_channel: Required[SendChannel]
+    confirm_request_no: NotRequired[str]
+    confirm_time: NotRequired[str]
+    deactivate_request_no: NotRequired[str]
+    deactivate_time: NotRequired[str]
+    deactivate_reason: NotRequired[str]
+    single_usage_detail: NotRequired[SingleUsageDetail]
+    sequential_usage_detail: NotRequired[SequentialUsageDetail]
+    product_coupon: Required[ProductCoupon]
+    stock: Required[SendUserCouponResponseStock]
+    attach: NotRequired[str]
+    channel_custom_info: NotRequired[str]
+    brand_id: Required[str]
+
+
+class SendUserCouponResponseStock(TypedDict, total=False):
+    """批次信息."""
+
+    product_coupon_id: Required[str]
+    stock_id: Required[str]
+    remark: NotRequired[str]
+    coupon_code_mode: Required[CouponCodeMode]
+    coupon_code_count_info: NotRequired[CouponCodeCountInfo]
+    stock_send_rule: Required[StockSendRule]
+    single_usage_rule: NotRequired[SingleUsageRule]
+    sequential_usage_rule: NotRequired[SendUserCouponResponseStockSequentialUsageRule]
+    usage_rule_display_info: Required[UsageRuleDisplayInfo]
+    coupon_display_info: Required[CouponDisplayInfo]
+    notify_config: Required[NotifyConfig]
+    store_scope: Required[StoreScope]
+    sent_count_info: Required[SentCountInfo]
+    state: Required[State2]
+    deactivate_request_no: NotRequired[str]
+    deactivate_time: NotRequired[str]
+    deactivate_reason: NotRequired[str]
+    brand_id: Required[str]
+
+
+class SendUserCouponResponseStockSequentialUsageRule(TypedDict, total=False):
+    """多次优惠使用规则."""
+
+    coupon_available_period: Required[SendUserCouponResponseStockSequentialUsageRuleCouponAvailablePeriod]
+    normal_coupon_list: NotRequired[list[NormalCoupon]]
+    discount_coupon_list: NotRequired[list[DiscountCoupon]]
+    exchange_coupon_list: NotRequired[list[ExchangeCoupon]]
+    special_first: NotRequired[bool]
+
+
+class SendUserCouponResponseStockSequentialUsageRuleCouponAvailablePeriod(TypedDict, total=False):
+    """券可核销时间."""
+
+    available_begin_time: Required[str]
+    available_end_time: Required[str]
+    wait_days_after_receive: NotRequired[int]
+    weekly_available_period: NotRequired[WeeklyAvailablePeriod]
+    irregular_available_period_list: NotRequired[list[IrregularAvailablePeriod]]
+    available_seconds: NotRequired[int]
+
+
+class ProductCoupon(TypedDict, total=False):
+    """商品券信息."""
+
+    product_coupon_id: Required[str]
+    state: Required[State]
+    brand_id: Required[str]
+    scope: Required[Scope]
+    type: Required[Type]
+    usage_mode: Required[UsageMode]
+    single_usage_info: NotRequired[SingleUsageInfo]
+    sequential_usage_info: NotRequired[SequentialUsageInfo]
+    display_info: Required[DisplayInfo]
+    out_product_no: NotRequired[str]
+    deactivate_request_no: NotRequired[str]
+    deactivate_time: NotRequired[str]
+    deactivate_reason: NotRequired[str]
+
+
+class SequentialUsageDetail(TypedDict, total=False):
+    """多次优惠使用详情."""
+
+    total_count: NotRequired[int]
+    used_count: NotRequired[int]
+    detail_item_list: NotRequired[list[DetailItem]]
+
+
+class DetailItem(TypedDict, total=False):
+    """轮次使用详情列表."""
+
+    detail_state: NotRequired[DetailState]
+    valid_begin_time: NotRequired[str]
+    valid_end_time: NotRequired[str]
+    use_request_no: NotRequired[str]
+    use_time: NotRequired[str]
+    associated_order_info: NotRequired[AssociatedOrderInfo]
+    return_request_no: NotRequired[str]
+    return_time: NotRequired[str]
+    delete_time: NotRequired[str]
+
+
+class SingleUsageDetail(TypedDict, total=False):
+    """单券使用详情."""
+
+    use_request_no: NotRequired[str]
+    use_time: NotRequired[str]
+    associated_order_info: NotRequired[AssociatedOrderInfo]
+    return_request_no: NotRequired[str]
+    return_time: NotRequired[str]
+
+
+class AssociatedOrderInfo(TypedDict, total=False):
+    """关联微信支付订单信息."""
+
+    transaction_id: NotRequired[str]
+    out_trade_no: NotRequired[str]
+    mchid: NotRequired[str]
+    sub_mchid: NotRequired[str]
+
+
+class SendUserCouponRequest(TypedDict, total=False):
+    """向用户发放商品券: request body."""
+
+    brand_id: Required[str]
+    product_coupon_id: Required[str]
+    stock_id: Required[str]
+    coupon_code: NotRequired[str]
+    appid: Required[str]
+    send_request_no: Required[str]
+    attach: NotRequired[str]
+    coupon_tag_info: NotRequired[CouponTagInfo]
+
+
+class CouponTagInfo(TypedDict, total=False):
+    """用户商品券标签信息."""
+
+    coupon_tag_list: NotRequired[list[CouponTag]]
+    member_tag_info: NotRequired[MemberTagInfo]
+
+
+class MemberTagInfo(TypedDict, total=False):
+    """会员标签信息."""
+
+    member_card_id: NotRequired[str]
+
+
+class UpdateStockBundleBudgetRequest(TypedDict, total=False):
+    """修改商品券批次组发放预算: request body."""
+
+    out_request_no: Required[str]
+    update_mode: Required[UpdateMode]
+    current_max_count: NotRequired[int]
+    target_max_count: NotRequired[int]
+    current_max_count_per_day: NotRequired[int]
+    target_max_count_per_day: NotRequired[int]
+    brand_id: Required[str]
+
+
+class PatchStockBundleRequest(TypedDict, total=False):
+    """修改商品券批次组: request body."""
+
+    out_request_no: Required[str]
+    remark: NotRequired[str]
     usage_rule_display_info: NotRequired[UsageRuleDisplayInfo]
     coupon_display_info: NotRequired[CouponDisplayInfo]
     notify_config: NotRequired[NotifyConfig]
     store_scope: NotRequired[StoreScope]
+    brand_id: Required[str]
 
 
-class BundleUsageRuleRequest(TypedDict, total=False):
+class AddStockBundleResponse(TypedDict, total=False):
+    """添加商品券批次组: response body (POST product-coupons/{product_coupon_id}/stock-bundles)."""
+
+    stock_bundle_id: Required[str]
+    stock_list: Required[list[AddStockBundleResponseStock]]
+
+
+class AddStockBundleResponseStock(TypedDict, total=False):
+    """批次列表."""
+
+    product_coupon_id: Required[str]
+    stock_id: Required[str]
+    remark: NotRequired[str]
+    coupon_code_mode: Required[CouponCodeMode2]
+    coupon_code_count_info: NotRequired[CouponCodeCountInfo]
+    stock_send_rule: Required[StockSendRule]
+    progressive_bundle_usage_rule: NotRequired[AddStockBundleResponseStockProgressiveBundleUsageRule]
+    stock_bundle_info: Required[StockBundleInfo]
+    usage_rule_display_info: Required[UsageRuleDisplayInfo]
+    coupon_display_info: Required[CouponDisplayInfo]
+    notify_config: Required[NotifyConfig]
+    store_scope: Required[StoreScope]
+    sent_count_info: Required[SentCountInfo]
+    state: Required[State2]
+    deactivate_request_no: NotRequired[str]
+    deactivate_time: NotRequired[str]
+    deactivate_reason: NotRequired[str]
+    brand_id: Required[str]
+
+
+class StockBundleInfo(TypedDict, total=False):
+    """批次组信息."""
+
+    stock_bundle_id: Required[str]
+    stock_bundle_index: Required[int]
+
+
+class AddStockBundleResponseStockProgressiveBundleUsageRule(TypedDict, total=False):
+    """多次优惠使用规则."""
+
+    coupon_available_period: Required[AddStockBundleResponseStockProgressiveBundleUsageRuleCouponAvailablePeriod]
+    normal_coupon: NotRequired[NormalCoupon]
+    discount_coupon: NotRequired[DiscountCoupon]
+    exchange_coupon: NotRequired[ExchangeCoupon]
+
+
+class AddStockBundleResponseStockProgressiveBundleUsageRuleCouponAvailablePeriod(TypedDict, total=False):
+    """券可核销时间."""
+
+    available_begin_time: Required[str]
+    available_end_time: Required[str]
+    available_days: NotRequired[int]
+    wait_days_after_receive: NotRequired[int]
+    weekly_available_period: NotRequired[WeeklyAvailablePeriod]
+    irregular_available_period_list: NotRequired[list[IrregularAvailablePeriod]]
+
+
+class AddStockBundleRequest(TypedDict, total=False):
+    """添加商品券批次组: request body."""
+
+    brand_id: Required[str]
+    out_request_no: Required[str]
+    stock_bundle: Required[StockBundle]
+
+
+class StockBundle(TypedDict, total=False):
+    """批次组信息."""
+
+    remark: NotRequired[str]
+    coupon_code_mode: Required[CouponCodeMode2]
+    stock_send_rule: Required[StockSendRule]
+    progressive_bundle_usage_rule: NotRequired[ProgressiveBundleUsageRule]
+    usage_rule_display_info: Required[UsageRuleDisplayInfo]
+    coupon_display_info: Required[CouponDisplayInfo]
+    notify_config: Required[NotifyConfig]
+    store_scope: Required[StoreScope]
+
+
+class ProgressiveBundleUsageRule(TypedDict, total=False):
     """多次优惠使用规则."""
 
     coupon_available_period: Required[CouponAvailablePeriod]
@@ -158,8 +1105,89 @@ class BundleUsageRuleRequest(TypedDict, total=False):
     exchange_coupon_list: NotRequired[list[ExchangeCoupon]]
 
 
+class ListStockStoresResponse(TypedDict, total=False):
+    """查询批次关联门店列表: response body (GET product-coupons/{product_coupon_id}/stocks/{stock_id}/assoc."""
+
+    total_count: Required[int]
+    next_page_token: NotRequired[str]
+    store_list: NotRequired[list[Store]]
+
+
+class ListStockStoresQuery(TypedDict, total=False):
+    """查询批次关联门店列表: query (GET product-coupons/{product_coupon_id}/stocks/{stock_id}/associated-st."""
+
+    page_size: NotRequired[int]
+    page_token: NotRequired[str]
+    brand_id: Required[str]
+
+
+class AssociateStockStoresResponse(TypedDict, total=False):
+    """批次关联门店: response body (POST product-coupons/{product_coupon_id}/stocks/{stock_id}/associat."""
+
+    total_count: Required[int]
+    success_store_list: NotRequired[list[SuccessStore]]
+    failed_store_list: NotRequired[list[FailedStore]]
+
+
+class FailedStore(TypedDict, total=False):
+    """关联失败的门店列表."""
+
+    store_id: Required[str]
+    code: Required[str]
+    message: Required[str]
+
+
+class SuccessStore(TypedDict, total=False):
+    """关联成功的门店列表."""
+
+    store_id: Required[str]
+
+
+class AssociateStockStoresRequest(TypedDict, total=False):
+    """批次关联门店: request body."""
+
+    brand_id: Required[str]
+    store_list: Required[list[Store]]
+
+
+class Store(TypedDict, total=False):
+    """门店列表."""
+
+    store_id: Required[str]
+
+
+class UploadCouponCodesResponse(TypedDict, total=False):
+    """预上传券Code: response body (POST product-coupons/{product_coupon_id}/stocks/{stock_id}/upload."""
+
+    total_count: Required[int]
+    success_code_list: NotRequired[list[str]]
+    failed_code_list: NotRequired[list[str]]
+    already_exist_code_list: NotRequired[list[str]]
+    duplicate_code_list: NotRequired[list[str]]
+
+
+class UploadCouponCodesRequest(TypedDict, total=False):
+    """预上传券Code: request body."""
+
+    brand_id: Required[str]
+    out_request_no: Required[str]
+    code_list: Required[list[str]]
+
+
+class UpdateStockBudgetRequest(TypedDict, total=False):
+    """修改商品券批次发放预算: request body."""
+
+    brand_id: Required[str]
+    out_request_no: Required[str]
+    update_mode: Required[UpdateMode]
+    current_max_count: NotRequired[int]
+    target_max_count: NotRequired[int]
+    current_max_count_per_day: NotRequired[int]
+    target_max_count_per_day: NotRequired[int]
+
+
 class PatchStockRequest(TypedDict, total=False):
-    """004 patch-stock request body."""
+    """修改商品券指定批次: request body."""
 
     brand_id: Required[str]
     out_request_no: Required[str]
@@ -170,45 +1198,240 @@ class PatchStockRequest(TypedDict, total=False):
     store_scope: NotRequired[StoreScope]
 
 
-class GetStockQuery(TypedDict, total=False):
-    """004 get-stock query."""
+class GetStockResponse(TypedDict, total=False):
+    """查询商品券指定批次: response body (GET product-coupons/{product_coupon_id}/stocks/{stock_id})."""
 
+    product_coupon_id: Required[str]
+    stock_id: Required[str]
+    remark: NotRequired[str]
+    coupon_code_mode: Required[CouponCodeMode]
+    coupon_code_count_info: NotRequired[CouponCodeCountInfo]
+    stock_send_rule: Required[StockSendRule]
+    single_usage_rule: NotRequired[GetStockResponseSingleUsageRule]
+    sequential_usage_rule: NotRequired[SequentialUsageRule]
+    usage_rule_display_info: Required[UsageRuleDisplayInfo]
+    coupon_display_info: Required[CouponDisplayInfo]
+    notify_config: Required[NotifyConfig]
+    store_scope: Required[StoreScope]
+    sent_count_info: Required[SentCountInfo]
+    state: Required[State2]
+    deactivate_request_no: NotRequired[str]
+    deactivate_time: NotRequired[str]
+    deactivate_reason: NotRequired[str]
     brand_id: Required[str]
 
 
+class GetStockResponseSingleUsageRule(TypedDict, total=False):
+    """单券使用规则."""
+
+    coupon_available_period: Required[GetStockResponseSingleUsageRuleCouponAvailablePeriod]
+    normal_coupon: NotRequired[NormalCoupon]
+    discount_coupon: NotRequired[DiscountCoupon]
+    exchange_coupon: NotRequired[ExchangeCoupon]
+
+
+class GetStockResponseSingleUsageRuleCouponAvailablePeriod(TypedDict, total=False):
+    """券可核销时间."""
+
+    available_begin_time: Required[str]
+    available_end_time: Required[str]
+    available_days: NotRequired[int]
+    wait_days_after_receive: NotRequired[int]
+    weekly_available_period: NotRequired[WeeklyAvailablePeriod]
+    irregular_available_period_list: NotRequired[list[IrregularAvailablePeriod]]
+
+
 class ListStocksResponse(TypedDict, total=False):
-    """001 list-stocks response body."""
+    """查询商品券批次列表: response body (GET product-coupons/{product_coupon_id}/stocks)."""
 
     total_count: Required[int]
     next_page_token: NotRequired[str]
-    stock_list: NotRequired[list[Stock]]
+    stock_list: NotRequired[list[ListStocksResponseStock]]
+
+
+class ListStocksResponseStock(TypedDict, total=False):
+    """批次列表."""
+
+    product_coupon_id: Required[str]
+    stock_id: Required[str]
+    remark: NotRequired[str]
+    coupon_code_mode: Required[CouponCodeMode]
+    coupon_code_count_info: NotRequired[CouponCodeCountInfo]
+    stock_send_rule: Required[StockSendRule]
+    single_usage_rule: NotRequired[ListStocksResponseStockSingleUsageRule]
+    sequential_usage_rule: NotRequired[SequentialUsageRule]
+    usage_rule_display_info: Required[UsageRuleDisplayInfo]
+    coupon_display_info: Required[CouponDisplayInfo]
+    notify_config: Required[NotifyConfig]
+    store_scope: Required[StoreScope]
+    sent_count_info: Required[SentCountInfo]
+    state: Required[State2]
+    deactivate_request_no: NotRequired[str]
+    deactivate_time: NotRequired[str]
+    deactivate_reason: NotRequired[str]
+    brand_id: Required[str]
+
+
+class ListStocksResponseStockSingleUsageRule(TypedDict, total=False):
+    """单券使用规则."""
+
+    coupon_available_period: Required[ListStocksResponseStockSingleUsageRuleCouponAvailablePeriod]
+    normal_coupon: NotRequired[NormalCoupon]
+    discount_coupon: NotRequired[DiscountCoupon]
+    exchange_coupon: NotRequired[ExchangeCoupon]
+
+
+class ListStocksResponseStockSingleUsageRuleCouponAvailablePeriod(TypedDict, total=False):
+    """券可核销时间."""
+
+    available_begin_time: Required[str]
+    available_end_time: Required[str]
+    available_days: NotRequired[int]
+    wait_days_after_receive: NotRequired[int]
+    weekly_available_period: NotRequired[WeeklyAvailablePeriod]
+    irregular_available_period_list: NotRequired[list[IrregularAvailablePeriod]]
 
 
 class ListStocksQuery(TypedDict, total=False):
-    """001 list-stocks query."""
+    """查询商品券批次列表: query (GET product-coupons/{product_coupon_id}/stocks)."""
 
-    state: NotRequired[StockState]
+    state: NotRequired[State2]
     page_size: NotRequired[int]
     page_token: NotRequired[str]
     brand_id: Required[str]
 
 
+class AddStockResponse(TypedDict, total=False):
+    """添加商品券批次: response body (POST product-coupons/{product_coupon_id}/stocks)."""
+
+    product_coupon_id: Required[str]
+    stock_id: Required[str]
+    remark: NotRequired[str]
+    coupon_code_mode: Required[CouponCodeMode]
+    coupon_code_count_info: NotRequired[CouponCodeCountInfo]
+    stock_send_rule: Required[StockSendRule]
+    single_usage_rule: NotRequired[AddStockResponseSingleUsageRule]
+    sequential_usage_rule: NotRequired[SequentialUsageRule]
+    usage_rule_display_info: Required[AddStockResponseUsageRuleDisplayInfo]
+    coupon_display_info: Required[CouponDisplayInfo]
+    notify_config: Required[NotifyConfig]
+    store_scope: Required[StoreScope]
+    sent_count_info: Required[SentCountInfo]
+    state: Required[State2]
+    deactivate_request_no: NotRequired[str]
+    deactivate_time: NotRequired[str]
+    deactivate_reason: NotRequired[str]
+    brand_id: Required[str]
+
+
+class AddStockResponseUsageRuleDisplayInfo(TypedDict, total=False):
+    """券使用规则展示信息."""
+
+    coupon_usage_method_list: Required[list[CouponUsageMethod]]
+    mini_program_appid: NotRequired[str]
+    mini_program_path: NotRequired[str]
+    app_path: NotRequired[str]
+    usage_description: Required[str]
+    coupon_available_store_info: NotRequired[CouponAvailableStoreInfo]
+
+
+class AddStockResponseSingleUsageRule(TypedDict, total=False):
+    """单券使用规则."""
+
+    coupon_available_period: Required[AddStockResponseSingleUsageRuleCouponAvailablePeriod]
+    normal_coupon: NotRequired[NormalCoupon]
+    discount_coupon: NotRequired[DiscountCoupon]
+    exchange_coupon: NotRequired[ExchangeCoupon]
+
+
+class AddStockResponseSingleUsageRuleCouponAvailablePeriod(TypedDict, total=False):
+    """券可核销时间."""
+
+    available_begin_time: Required[str]
+    available_end_time: Required[str]
+    available_days: NotRequired[int]
+    wait_days_after_receive: NotRequired[int]
+    weekly_available_period: NotRequired[WeeklyAvailablePeriod]
+    irregular_available_period_list: NotRequired[list[IrregularAvailablePeriod]]
+
+
+class CouponCodeCountInfo(TypedDict, total=False):
+    """品牌方预上传的券Code数量信息."""
+
+    total_count: Required[int]
+    available_count: Required[int]
+
+
 class AddStockRequest(TypedDict, total=False):
-    """001 add-stock request body."""
+    """添加商品券批次: request body."""
 
     brand_id: Required[str]
     out_request_no: Required[str]
-    stock: Required[NewStock]
+    stock: Required[AddStockRequestStock]
 
 
-class ProductCoupon(TypedDict, total=False):
-    """003 response body."""
+class AddStockRequestStock(TypedDict, total=False):
+    """批次信息."""
+
+    remark: NotRequired[str]
+    coupon_code_mode: Required[CouponCodeMode]
+    stock_send_rule: Required[StockSendRule]
+    single_usage_rule: NotRequired[SingleUsageRule]
+    sequential_usage_rule: NotRequired[SequentialUsageRule]
+    usage_rule_display_info: Required[UsageRuleDisplayInfo]
+    coupon_display_info: Required[CouponDisplayInfo]
+    notify_config: Required[NotifyConfig]
+    store_scope: Required[StoreScope]
+
+
+class DeactivateProductCouponRequest(TypedDict, total=False):
+    """失效商品券: request body."""
+
+    brand_id: Required[str]
+    out_request_no: Required[str]
+    deactivate_reason: Required[str]
+
+
+class PatchProductCouponRequest(TypedDict, total=False):
+    """修改商品券: request body."""
+
+    brand_id: Required[str]
+    out_request_no: Required[str]
+    display_info: Required[DisplayInfo]
+
+
+class GetProductCouponResponse(TypedDict, total=False):
+    """查询商品券: response body (GET product-coupons/{product_coupon_id})."""
 
     product_coupon_id: Required[str]
-    state: Required[CouponState]
+    state: Required[State]
     brand_id: Required[str]
-    scope: Required[CouponScope]
-    type: Required[CouponType]
+    scope: Required[Scope]
+    type: Required[Type]
+    usage_mode: Required[UsageMode]
+    single_usage_info: NotRequired[SingleUsageInfo]
+    sequential_usage_info: NotRequired[SequentialUsageInfo]
+    display_info: Required[DisplayInfo]
+    out_product_no: NotRequired[str]
+    deactivate_request_no: NotRequired[str]
+    deactivate_time: NotRequired[str]
+    deactivate_reason: NotRequired[str]
+
+
+class GetProductCouponQuery(TypedDict, total=False):
+    """查询商品券: query (GET product-coupons/{product_coupon_id})."""
+
+    brand_id: Required[str]
+
+
+class CreateProductCouponResponse(TypedDict, total=False):
+    """创建商品券: response body (POST product-coupons)."""
+
+    product_coupon_id: Required[str]
+    state: Required[State]
+    brand_id: Required[str]
+    scope: Required[Scope]
+    type: Required[Type]
     usage_mode: Required[UsageMode]
     single_usage_info: NotRequired[SingleUsageInfo]
     sequential_usage_info: NotRequired[SequentialUsageInfo]
@@ -218,24 +1441,21 @@ class ProductCoupon(TypedDict, total=False):
 
 
 class Stock(TypedDict, total=False):
-    """批次."""
+    """批次信息."""
 
     product_coupon_id: Required[str]
     stock_id: Required[str]
     remark: NotRequired[str]
     coupon_code_mode: Required[CouponCodeMode]
-    coupon_code_count_info: NotRequired[CouponCodeCountInfo]
     stock_send_rule: Required[StockSendRule]
-    single_usage_rule: NotRequired[SingleUsageRule]
+    single_usage_rule: NotRequired[StockSingleUsageRule]
     sequential_usage_rule: NotRequired[SequentialUsageRule]
-    progressive_bundle_usage_rule: NotRequired[ProgressiveBundleUsageRule]
-    stock_bundle_info: NotRequired[StockBundleInfo]
     usage_rule_display_info: Required[UsageRuleDisplayInfo]
     coupon_display_info: Required[CouponDisplayInfo]
     notify_config: Required[NotifyConfig]
     store_scope: Required[StoreScope]
     sent_count_info: Required[SentCountInfo]
-    state: Required[StockState]
+    state: Required[State2]
     deactivate_request_no: NotRequired[str]
     deactivate_time: NotRequired[str]
     deactivate_reason: NotRequired[str]
@@ -249,36 +1469,33 @@ class SentCountInfo(TypedDict, total=False):
     today_count: Required[int]
 
 
-class StockBundleInfo(TypedDict, total=False):
-    """批次组信息."""
+class StockSingleUsageRule(TypedDict, total=False):
+    """单券使用规则."""
 
-    stock_bundle_id: Required[str]
-    stock_bundle_index: Required[int]
-
-
-class ProgressiveBundleUsageRule(TypedDict, total=False):
-    """多次优惠使用规则."""
-
-    coupon_available_period: Required[CouponAvailablePeriod]
+    coupon_available_period: Required[StockSingleUsageRuleCouponAvailablePeriod]
     normal_coupon: NotRequired[NormalCoupon]
     discount_coupon: NotRequired[DiscountCoupon]
     exchange_coupon: NotRequired[ExchangeCoupon]
 
 
-class CouponCodeCountInfo(TypedDict, total=False):
-    """品牌方预上传的券Code数量信息."""
+class StockSingleUsageRuleCouponAvailablePeriod(TypedDict, total=False):
+    """券可核销时间."""
 
-    total_count: Required[int]
-    available_count: Required[int]
+    available_begin_time: Required[str]
+    available_end_time: Required[str]
+    available_days: NotRequired[int]
+    wait_days_after_receive: NotRequired[int]
+    weekly_available_period: NotRequired[WeeklyAvailablePeriod]
+    irregular_available_period_list: NotRequired[list[IrregularAvailablePeriod]]
 
 
 class CreateProductCouponRequest(TypedDict, total=False):
-    """003 request body."""
+    """创建商品券: request body."""
 
     brand_id: Required[str]
     out_request_no: Required[str]
-    scope: Required[CouponScope]
-    type: Required[CouponType]
+    scope: Required[Scope]
+    type: Required[Type]
     usage_mode: Required[UsageMode]
     single_usage_info: NotRequired[SingleUsageInfo]
     sequential_usage_info: NotRequired[SequentialUsageInfo]
@@ -349,6 +1566,8 @@ class UsageRuleDisplayInfo(TypedDict, total=False):
     app_path: NotRequired[str]
     usage_description: Required[str]
     coupon_available_store_info: NotRequired[CouponAvailableStoreInfo]
+    app_jump_type: NotRequired[AppJumpType]
+    passcode_link: NotRequired[str]
 
 
 class CouponAvailableStoreInfo(TypedDict, total=False):
@@ -404,10 +1623,11 @@ class CouponAvailablePeriod(TypedDict, total=False):
     wait_days_after_receive: NotRequired[int]
     weekly_available_period: NotRequired[WeeklyAvailablePeriod]
     irregular_available_period_list: NotRequired[list[IrregularAvailablePeriod]]
+    available_seconds: NotRequired[int]
 
 
 class IrregularAvailablePeriod(TypedDict, total=False):
-    """IrregularAvailablePeriod."""
+    """无规律的可用时间段."""
 
     begin_time: Required[str]
     end_time: Required[str]
@@ -421,7 +1641,7 @@ class WeeklyAvailablePeriod(TypedDict, total=False):
 
 
 class DayPeriod(TypedDict, total=False):
-    """DayPeriod."""
+    """当天可用时间段."""
 
     begin_time: Required[int]
     end_time: Required[int]
@@ -440,14 +1660,14 @@ class DisplayInfo(TypedDict, total=False):
 
     name: Required[str]
     image_url: Required[str]
-    background_url: NotRequired[str]
+    background_url: Required[str]
     detail_image_url_list: NotRequired[list[str]]
     original_price: NotRequired[int]
     combo_package_list: NotRequired[list[ComboPackage]]
 
 
 class ComboPackage(TypedDict, total=False):
-    """ComboPackage."""
+    """套餐组合."""
 
     name: Required[str]
     pick_count: Required[int]
@@ -455,7 +1675,7 @@ class ComboPackage(TypedDict, total=False):
 
 
 class Choice(TypedDict, total=False):
-    """Choice."""
+    """单品列表."""
 
     name: Required[str]
     price: Required[int]
@@ -468,9 +1688,9 @@ class Choice(TypedDict, total=False):
 class SequentialUsageInfo(TypedDict, total=False):
     """多次优惠模式信息."""
 
-    type: Required[SequentialType]
+    type: Required[Type2]
     count: Required[int]
-    available_days: NotRequired[int]
+    available_days: Required[int]
     interval_days: NotRequired[int]
 
 
@@ -493,3 +1713,27 @@ class NormalCoupon(TypedDict, total=False):
 
     threshold: Required[int]
     discount_amount: Required[int]
+
+
+PatchProductCouponResponse = GetProductCouponResponse
+DeactivateProductCouponResponse = GetProductCouponResponse
+GetStockQuery = GetProductCouponQuery
+PatchStockResponse = GetStockResponse
+DeactivateStockRequest = DeactivateProductCouponRequest
+DeactivateStockResponse = GetStockResponse
+UpdateStockBudgetResponse = GetStockResponse
+DisassociateStockStoresRequest = AssociateStockStoresRequest
+DisassociateStockStoresResponse = AssociateStockStoresResponse
+PatchStockBundleResponse = AddStockBundleResponse
+UpdateStockBundleBudgetResponse = AddStockBundleResponse
+AssociateStockBundleStoresRequest = AssociateStockStoresRequest
+AssociateStockBundleStoresResponse = AssociateStockStoresResponse
+DisassociateStockBundleStoresRequest = AssociateStockStoresRequest
+DisassociateStockBundleStoresResponse = AssociateStockStoresResponse
+UseUserCouponResponse = GetUserCouponResponse
+ReturnUserCouponResponse = GetUserCouponResponse
+DeactivateUserCouponResponse = GetUserCouponResponse
+DeactivateUserCouponBundleResponse = SendUserCouponBundleResponse
+PreSendUserCouponBundleResponse = PreSendUserCouponResponse
+GetNotifyConfigResponse = SetNotifyConfigResponse
+ImageGenerationNotification = GetImageGenerationTaskResponse

@@ -9,36 +9,35 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from . import product_coupon as pc
+from . import product_coupon_pages as pages
 from .spec import Field
 
-ROOTS: tuple[tuple[str, Field, str], ...] = (
-    ("CreateProductCouponRequest", pc.CREATE_PRODUCT_COUPON, "003 request body"),
-    ("ProductCoupon", pc.PRODUCT_COUPON, "003 response body"),
-    ("AddStockRequest", pc.ADD_STOCK, "001 add-stock request body"),
-    ("Stock", pc.STOCK, "001/004 stock resource (add/get/patch answer, list item)"),
-    ("ListStocksQuery", pc.LIST_STOCKS_QUERY, "001 list-stocks query"),
-    ("ListStocksResponse", pc.LIST_STOCKS, "001 list-stocks response body"),
-    ("GetStockQuery", pc.GET_STOCK_QUERY, "004 get-stock query"),
-    ("PatchStockRequest", pc.PATCH_STOCK, "004 patch-stock request body"),
-    ("AddStockBundleRequest", pc.ADD_STOCK_BUNDLE, "002 add-stock-bundle request body"),
-    ("StockBundleResult", pc.STOCK_BUNDLE_RESULT, "002 add-stock-bundle response body"),
-)
+
+def _camel_op(name: str) -> str:
+    return "".join(part.capitalize() for part in name.split("_"))
+
+
+def _roots() -> tuple[tuple[str, Field, str], ...]:
+    out: list[tuple[str, Field, str]] = []
+    for op in pages.OPERATIONS:
+        base = _camel_op(op.name)
+        where = f"{op.method} {op.template.removeprefix('v3/marketing/partner/product-coupon/')}"
+        if op.request is not None:
+            out.append((base + ("Meta" if op.multipart else "Request"), op.request, f"{op.title}: request body"))
+        if op.query is not None:
+            out.append((base + "Query", op.query, f"{op.title}: query ({where})"[:90]))
+        out.append((base + "Response", op.response, f"{op.title}: response body ({where})"[:90]))
+    for event, spec in pages.NOTIFICATIONS.items():
+        out.append((_camel_op(event.split(".")[-1].lower()) + "Notification", spec, f"{event}: decrypted resource"))
+    return tuple(out)
+
+
+ROOTS = _roots()
 #: Names for nested objects whose member names differ from another object of the same field name.
 OVERRIDES: dict[str, str] = {
     "CreateProductCouponRequest.stock": "NewStock",
-    "AddStockRequest.stock": "NewStock",
-    "StockBundleResult.stock_list": "BundleStock",
-    "AddStockBundleRequest.stock_bundle.progressive_bundle_usage_rule": "BundleUsageRuleRequest",
 }
-_ENUM_NAMES = {
-    pc.STOCK_STATES: "StockState",
-    pc.COUPON_STATES: "CouponState",
-    ("NORMAL", "DISCOUNT", "EXCHANGE"): "CouponType",
-    ("INCREMENTAL", "EQUAL"): "SequentialType",
-    ("WECHATPAY", "UPLOAD"): "BundleCouponCodeMode",
-    ("ALL", "SINGLE"): "CouponScope",
-}
+_ENUM_NAMES: dict[tuple[str, ...], str] = {}
 _PY = {"string": "str", "integer": "int", "boolean": "bool"}
 
 
@@ -48,23 +47,33 @@ def _camel(name: str) -> str:
     return "".join(part.capitalize() for part in name.split("_"))
 
 
+def _shape(spec: Field) -> tuple[object, ...]:
+    """What makes two objects the same TypedDict: member names and, recursively, their shapes."""
+    if spec.type == "object":
+        return tuple((k, _shape(v)) for k, v in (spec.fields or {}).items())
+    if spec.type == "array" and spec.items is not None:
+        return ("[]", _shape(spec.items))
+    return (spec.type, spec.enum)
+
+
 class _Registry:
     def __init__(self) -> None:
-        self.keys: dict[str, tuple[str, ...]] = {}
+        self.keys: dict[str, tuple[object, ...]] = {}
         self.members: dict[str, dict[str, str]] = {}
         self.required: dict[str, set[str]] = {}
         self.docs: dict[str, str] = {}
         self.order: list[str] = []
         self.enums: dict[str, tuple[str, ...]] = {}
-        self.reserved = {name: tuple(spec.fields or {}) for name, spec, _ in ROOTS}
+        self.reserved = {name: _shape(spec) for name, spec, _ in ROOTS}
 
     def add(self, name: str, spec: Field, where: str, doc: str = "", parent: str = "") -> str:
         fields = dict(spec.fields or {})
-        keys = tuple(fields)
+        keys = _shape(spec)
         if self.keys.get(name, keys) != keys or self.reserved.get(name, keys) != keys:
             name = parent + name  # same field name, different members: qualify by the enclosing type
-            if name in self.keys and self.keys[name] != keys:
-                raise ValueError(f"{where}: {name} already has members {self.keys[name]}; add an OVERRIDE")
+            base, n = name, 2
+            while (self.keys.get(name, keys) != keys or self.reserved.get(name, keys) != keys):
+                name, n = f"{base}{n}", n + 1  # still taken: number it
         members = {key: self.annotation(sub, f"{where}.{key}", key, name) for key, sub in fields.items()}
         required = {key for key, sub in fields.items() if sub.required}
         if name not in self.keys:
@@ -85,8 +94,9 @@ class _Registry:
             return f"list[{self.annotation(spec.items, where, key, parent)}]"
         if spec.enum:
             alias = _ENUM_NAMES.get(spec.enum) or _camel(key)
-            if self.enums.get(alias, spec.enum) != spec.enum:
-                raise ValueError(f"{where}: enum name {alias} is taken; add it to _ENUM_NAMES")
+            base, n = alias, 2
+            while self.enums.get(alias, spec.enum) != spec.enum:
+                alias, n = f"{base}{n}", n + 1  # same member name, other values: number it
             self.enums[alias] = spec.enum
             return alias
         return _PY[spec.type]
@@ -94,7 +104,14 @@ class _Registry:
 
 def render() -> str:
     reg = _Registry()
+    first: dict[tuple[object, ...], str] = {}
+    aliases: dict[str, str] = {}
     for name, spec, doc in ROOTS:
+        shape = (_shape(spec), tuple(sorted(k for k, v in (spec.fields or {}).items() if v.required)))
+        if shape in first:  # same body as an earlier operation's (e.g. every user-coupon answer): an alias
+            aliases[name] = first[shape]
+            continue
+        first[shape] = name
         reg.add(name, spec, name, doc)
     out = [
         '"""TypedDicts for the bundled API bodies (generated by ``wechatpay_chain._schemas._gen``; do not edit).',
@@ -117,7 +134,7 @@ def render() -> str:
     ]
     lines = out
     lines.append("__all__ = [")
-    lines.extend(f'    "{name}",' for name in sorted([*reg.order, *reg.enums]))
+    lines.extend(f'    "{name}",' for name in sorted([*reg.order, *reg.enums, *aliases]))
     lines.append("]")
     lines.append("")
     for alias, values in sorted(reg.enums.items()):
@@ -137,6 +154,9 @@ def render() -> str:
         for key, ann in reg.members[name].items():
             wrap = "Required" if key in reg.required[name] else "NotRequired"
             lines.append(f"    {key}: {wrap}[{ann}]")
+    if aliases:
+        lines += ["", ""]
+        lines.extend(f"{alias} = {target}" for alias, target in aliases.items())
     return "\n".join(lines) + "\n"
 
 

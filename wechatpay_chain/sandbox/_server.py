@@ -100,7 +100,10 @@ class Sandbox:
             rate_limits=dict(rate_limits or {}),
             clock=Clock(clock),
         )
-        product_coupon.register(self.engine, brands=brands, initial_stock_state=initial_stock_state)
+        product_coupon.register(
+            self.engine, brands=brands, initial_stock_state=initial_stock_state, notify_url=notify_url,
+            base_url=lambda: self.url,
+        )
         payments.register(self.engine)
         self.notify_url = notify_url
         #: The APIv2 (XML) surface: /pay/micropay, /pay/orderquery, /secapi/pay/refund, refund notifications.
@@ -120,6 +123,7 @@ class Sandbox:
         app.router.add_route("POST", "/_sandbox/clock/advance", self._admin_clock)
         app.router.add_route("GET", "/_sandbox/notifications", self._admin_notifications)
         self.payments.add_admin_routes(app.router)
+        app.router.add_route("GET", "/_sandbox/media/{name}", self._media)
         self.v2.add_routes(app.router)
         app.router.add_route("*", "/{tail:.*}", self.engine.handle)
         app.on_startup.append(self._on_startup)
@@ -348,10 +352,12 @@ class Sandbox:
 
     def seed_product_coupon(self, body: Mapping[str, Any]) -> dict[str, Any]:
         """Create a coupon directly (no HTTP, no idempotency record): the 003 answer document."""
-        from .._schemas.product_coupon import CREATE_PRODUCT_COUPON
         from .._schemas.spec import first_issue
+        from ..schema import BY_NAME
 
-        issue = first_issue(CREATE_PRODUCT_COUPON, dict(body))
+        spec = BY_NAME["create_product_coupon"].request
+        assert spec is not None  # noqa: S101 - a write operation
+        issue = first_issue(spec, dict(body))
         if issue is not None:
             raise ValueError(f"seed body: {issue}")
         return self.store.create_product_coupon(body)
@@ -466,6 +472,16 @@ class Sandbox:
                 return web.json_response({"code": "PARAM_ERROR", "message": str(exc)}, status=400)
         clock = self.clock
         return web.json_response({"now": clock.rfc3339(), "timestamp": clock.now(), "offset": clock.offset})
+
+    async def _media(self, request: web.Request) -> web.Response:
+        """An uploaded (or generated) image, so a ``media_url`` the sandbox answered is usable."""
+        media = self.engine.states[product_coupon.STATE + "_media"]
+        digest = request.match_info["name"].partition(".")[0]
+        found = media.images.get(digest)
+        if found is None:
+            raise web.HTTPNotFound()
+        types = {"png": "image/png", "bmp": "image/bmp"}
+        return web.Response(body=found[1], content_type=types.get(found[0], "image/jpeg"))
 
     async def _admin_notifications(self, request: web.Request) -> web.Response:
         return web.json_response([_delivery_doc(d) for d in self.notifications.log])
