@@ -18,7 +18,17 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from wechatpay_chain.errors import DecryptionError
 from wechatpay_chain.media import Media
-from wechatpay_chain.php import OPENSSL_PKCS1_PADDING, AesEcb, AesGcm, Formatter, Hash, MediaUtil, Rsa, Transformer
+from wechatpay_chain.php import (
+    OPENSSL_PKCS1_PADDING,
+    AesEcb,
+    AesGcm,
+    Formatter,
+    Hash,
+    MediaUtil,
+    PemUtil,
+    Rsa,
+    Transformer,
+)
 
 KEYS = REFERENCE / "keys"
 V: dict[str, Any] = json.loads((REFERENCE / "vectors.json").read_text())
@@ -224,3 +234,22 @@ def test_media_util_meta_and_stream(tmp_path: Any) -> None:
     assert message == v["message"]
     assert Rsa.sign(message, f"file://{KEYS / 'go_test_private_key.pem'}") == v["signature_b64"]
     assert base64.b64decode(v["signature_b64"])
+
+
+# -- PemUtil ----------------------------------------------------------------------------------------------------
+def test_pem_util_serials_and_loaders() -> None:
+    # Serials as the SDKs' fixtures name them (vectors.json: rsa_sign_java, rsa_sign_go).
+    java = KEYS / "merchant_certificate.pem"
+    assert PemUtil.parseCertificateSerialNo(f"file://{java}") == "5F1C72E2A8931B72A2E13AF8DEE92471EB397115"
+    assert PemUtil.parseCertificateSerialNo(str(KEYS / "go_platform_cert_F5765756002FDD77.pem")) == "F5765756002FDD77"
+    assert PemUtil.parseCertificateSerialNo(java.read_text()) == "5F1C72E2A8931B72A2E13AF8DEE92471EB397115"
+    cert = PemUtil.loadCertificate(java)
+    assert PemUtil.parseCertificateSerialNo(cert) == "5F1C72E2A8931B72A2E13AF8DEE92471EB397115"
+    assert PemUtil.loadCertificateFromString(java.read_text()) == cert
+    v = V["rsa_sign_java"]
+    assert Rsa.verify(v["message_utf8"], v["signature_b64"], cert)
+    assert Rsa.sign(v["message_utf8"], PemUtil.loadPrivateKey(KEYS / "merchant_private_key.pem")) == v["signature_b64"]
+    pem = (KEYS / "merchant_private_key.pem").read_text()
+    assert Rsa.sign(v["message_utf8"], PemUtil.loadPrivateKeyFromString(pem)) == v["signature_b64"]
+    with pytest.raises(ValueError, match="certificate"):
+        PemUtil.parseCertificateSerialNo((KEYS / "go_public_key.pem").read_text())

@@ -163,7 +163,7 @@ async def test_guzzle_request_options_refused_with_the_python_way(fake: FakeWeCh
     wxpay = fake.client()
     node = wxpay.v3.pay.transactions.native
     for name, value, message in (
-        ("debug", True, "logging.getLogger"),
+        ("debug", 1, "True, False or a text stream"),
         ("handler", object(), "hooks="),
         ("proxy", "http://p", "session=aiohttp.ClientSession"),
         ("allow_redirects", True, "never follows"),
@@ -341,3 +341,21 @@ async def test_sync_client_promises(fake: FakeWeChat, keys: Keys) -> None:
             return [out, code, chained, [p.wait().json()["json"]["i"] for p in pending]]
 
     assert await asyncio.to_thread(script) == [MCHID, "NOT_FOUND", "/v3/b", [0, 1, 2]]
+
+
+async def test_debug_prints_each_attempt_without_secrets(
+    fake: FakeWeChat, keys: Keys, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """README's first example: ``->chain('v3/certificates')->get(['debug' => true])``."""
+    async with fake.client() as wxpay:
+        await wxpay.chain("v3/certificates").get({"debug": True})
+        stream = io.StringIO()
+        await wxpay.v3.pay.transactions.native.post({"json": ORDER, "debug": stream})
+        await wxpay.v3.x.get(debug=False)
+    err = capsys.readouterr().err
+    assert err.startswith("* wechatpay-chain: GET http://") and "/v3/certificates attempt=1 status=200" in err
+    line = stream.getvalue()
+    assert "POST" in line and "/v3/pay/transactions/native" in line and "Request-ID=req-" in line
+    for secret in (fake.seen[-2].headers["Authorization"], keys.merchant.private_pem().decode()[30:90]):
+        assert secret not in err + line
+    assert len(err.splitlines()) == 1

@@ -14,13 +14,14 @@ BLOCKS = re.findall(r"```python\n(.*?)```", (ROOT / "docs" / "porting.md").read_
 #: The last lines each block prints, in order (what a PHP developer sees after porting the example).
 EXPECTED = [
     ["200 True", "200 True"],
-    ["200 True", "SUCCESS", "204", "True"],
+    ["200 True", "SUCCESS", "PROCESSING", "REFUND", "REFUND", "204", "True"],
     ["True", "True", "404 NOT_FOUND", "None", "200 200", "404 NOT_FOUND"],
     ["SUCCESS SUCCESS", "FAIL AUTH_CODE_INVALID"],
     None,  # the reply XML and the coupon signature: checked below
     ["True T1", "R1 SUCCESS"],
     ["TRANSACTION.SUCCESS T1"],
     ["344", "张三", "True"],
+    ["200"],
     None,  # media meta: checked below
 ]
 
@@ -35,16 +36,19 @@ def test_every_block_of_porting_md_runs() -> None:
                          stderr=subprocess.PIPE, text=True)
         for code in BLOCKS
     ]
-    outputs = []
+    outputs, errors = [], []
     for index, proc in enumerate(running):
         out, err = proc.communicate(timeout=120)
-        assert proc.returncode == 0 and not err, f"block {index}:\n{err[-3000:]}"
+        trace = [line for line in err.splitlines() if not line.startswith("* wechatpay-chain: ")]  # debug=True
+        assert proc.returncode == 0 and not trace, f"block {index}:\n{err[-3000:]}"
         outputs.append(out.splitlines())
+        errors.append(err)
     for index, expected in enumerate(EXPECTED):
         if expected is not None:
             assert outputs[index] == expected, f"block {index}: {outputs[index]}"
+    assert errors[0].startswith("* wechatpay-chain: GET http://127.0.0.1:")  # the README's debug => true
     reply, coupon = outputs[4]
     assert reply == "<xml><return_code>SUCCESS</return_code><return_msg>OK</return_msg></xml>"
     assert '"sign": "' in coupon and '"send_coupon_merchant": "10016226"' in coupon
-    meta, multipart = outputs[8]
+    meta, multipart = outputs[9]
     assert meta.startswith('{"filename":"logo.png","sha256":"') and multipart == "True"

@@ -42,6 +42,8 @@ _ALIASES = {
 #: Guzzle client options whose default value is what this client always does: accepted, nothing to set.
 _SAME_AS_DEFAULT = {"verify": True, "allow_redirects": False, "http_errors": True}
 _PER_CALL = {
+    "debug": "debug is per call here (.get(..., debug=True) prints each attempt to stderr); for every call set "
+    "logging.getLogger('wechatpay_chain').setLevel(logging.DEBUG) or give the Client hooks=[callable]",
     "verify": "a CA bundle path is per call here: .get(..., verify='/path/ca.pem'), or give session="
     "aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=ssl.create_default_context(cafile=...)))",
     "allow_redirects": "the client never follows a redirect (the next hop would get a request signed for another "
@@ -114,6 +116,10 @@ def _guzzle(key: str, value: Any, kwargs: dict[str, Any]) -> bool:
             kwargs["headers"] = check_headers(value)
         except TemplateError as exc:
             raise ConfigError("headers", str(exc)) from None
+        return True
+    if key == "debug":
+        if value is not False:
+            raise ConfigError("debug", _PER_CALL["debug"])
         return True
     if key in GUZZLE_REFUSED:
         raise ConfigError(key, f"is a Guzzle option with no equivalent here: {GUZZLE_REFUSED[key]}")

@@ -419,7 +419,7 @@ class Client:
             raise self._transport_failure(req, failure, exc, sent=True) from exc
         finally:
             current_context.reset(token)
-            if self._hooks or logger.isEnabledFor(logging.DEBUG):
+            if self._hooks or req.debug is not None or logger.isEnabledFor(logging.DEBUG):
                 self._report(req, url, attempt, status or ctx.status, time.monotonic() - t0, request_id, error)
         if status < 200 or status >= 300:
             if not req.http_errors:  # Guzzle's http_errors => false: the (unverified) answer, as it came
@@ -533,6 +533,11 @@ class Client:
             request_id,
             error,
         )
+        if req.debug is not None:  # Guzzle's per-call ``debug``: a trace of the exchange (no secrets in it)
+            req.debug.write(
+                f"* wechatpay-chain: {req.method} {url} attempt={attempt} status={status} "
+                f"{duration * 1000:.1f}ms Request-ID={request_id} error={error}\n"
+            )
         if self._hooks:
             event = RequestEvent(
                 req.method, req.template.source, str(url), attempt, status, duration, request_id, error

@@ -34,13 +34,12 @@ OPTION_KEYS = frozenset(
         "http_errors",  # False: a 4xx/5xx answer is returned as the Response instead of raised
         "allow_redirects",  # only False (the client never follows redirects)
         "verify",  # True, or a CA bundle path for this call; False is refused
+        "debug",  # True (stderr) or a text stream: one line per attempt (method, URL, status, time, Request-ID)
     }
 )
 
 #: Guzzle options (request or client) that have no meaning here, with what to use in Python instead.
 GUZZLE_REFUSED = {
-    "debug": "set logging.getLogger('wechatpay_chain').setLevel(logging.DEBUG) (redacted request lines) or "
-    "pass hooks=[callable] to the Client to see every attempt",
     "handler": "a Guzzle HandlerStack has no Python form: use hooks=[callable] to observe attempts, signer=... "
     "for a remote signer, or session=aiohttp.ClientSession(middlewares=...) for your own middleware",
     "proxy": "give the Client session=aiohttp.ClientSession(proxy='http://...') (its own middleware still signs)",

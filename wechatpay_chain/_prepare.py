@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import os
 import ssl
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -57,6 +58,7 @@ class Prepared:
     # Guzzle request options (issue 14): a 4xx/5xx answer returned instead of raised; where to write the answer.
     http_errors: bool = True
     sink: Any = None
+    debug: Any = None  # a text stream that gets one line per attempt
 
 
 def prepare(client: Client, method: str, template: Template, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Prepared:
@@ -66,7 +68,7 @@ def prepare(client: Client, method: str, template: Template, args: tuple[Any, ..
     return req if _GUZZLE_KEPT.isdisjoint(opts) else _guzzle(req, opts)
 
 
-_GUZZLE_KEPT = frozenset({"sink", "http_errors", "allow_redirects", "verify"})
+_GUZZLE_KEPT = frozenset({"sink", "http_errors", "allow_redirects", "verify", "debug"})
 
 
 @functools.lru_cache(maxsize=8)
@@ -78,7 +80,8 @@ def _ca_context(cafile: str) -> ssl.SSLContext:
 
 
 def _guzzle(req: Prepared, opts: dict[str, Any]) -> Prepared:
-    """Guzzle request options that keep their meaning: ``sink``, ``http_errors``, ``verify``, ``allow_redirects``."""
+    """Guzzle request options that keep their meaning: ``sink``, ``http_errors``, ``verify``, ``allow_redirects``,
+    ``debug``."""
     for key in ("allow_redirects", "verify", "http_errors"):
         if key in opts:
             check_guzzle_option(key, opts[key])
@@ -88,6 +91,13 @@ def _guzzle(req: Prepared, opts: dict[str, Any]) -> Prepared:
             raise TemplateError("verify='...' cannot be combined with security=True (the merchant TLS context)")
         req.ssl = _ca_context(cafile)
     req.http_errors = opts.get("http_errors", True)
+    debug = opts.get("debug")
+    if debug is True:
+        req.debug = sys.stderr
+    elif callable(getattr(debug, "write", None)):
+        req.debug = debug
+    elif debug not in (None, False):
+        raise TemplateError(f"debug must be True, False or a text stream (with write()), not {type(debug).__name__}")
     sink = opts.get("sink")
     if sink is not None:
         if isinstance(sink, os.PathLike):
