@@ -355,3 +355,14 @@ async def test_notification_body_must_be_the_raw_bytes(keys: Keys) -> None:
         assert (await wxpay.parse_notification(headers, body.decode())).resource == {"stock_id": "1"}
         with pytest.raises(TypeError, match=r"raw request body .*not dict.*await request\.body\(\)"):
             await wxpay.parse_notification(headers, json.loads(body))
+
+
+async def test_sync_client_promise_is_awaitable_but_never_waited_inside_a_loop(fake: FakeWeChat, keys: Keys) -> None:
+    wxpay = SyncClient(MCHID, keys.merchant.serial, keys.merchant.private_key, fake.certs(), base_url=fake.base_url)
+    try:
+        promise = wxpay.v3.pay.transactions.native.postAsync({"json": {"out_trade_no": "T1"}})
+        with pytest.raises(EventLoopError, match="wait"):
+            promise.wait()
+        assert (await promise).status == 200  # starting one does not block: awaiting it here is fine
+    finally:
+        await asyncio.to_thread(wxpay.close)

@@ -16,6 +16,7 @@ import inspect
 from collections.abc import Callable, Coroutine, Generator
 from typing import Any
 
+from . import _loops
 from .errors import EventLoopError
 
 __all__ = ["Promise", "start"]
@@ -109,7 +110,9 @@ class Promise:
 
     def _settle(self) -> tuple[bool, Any]:
         blocking = hasattr(self._runner, "_start")  # SyncClient: callbacks run here, in the waiting thread
-        if not blocking:
+        if blocking:
+            _loops.refuse_blocking("…Async(...).wait()")  # waiting would freeze the loop this thread runs
+        else:
             try:
                 asyncio.get_running_loop()
             except RuntimeError:

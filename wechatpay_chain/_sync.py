@@ -55,14 +55,24 @@ class SyncClient:
         return self._root[path]
 
     def _call(self, method: str, template: Template, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Response:
-        return self._start(method, template, args, kwargs).result()
+        return self._start(method, template, args, kwargs, blocking=True).result()
 
     def _start(
-        self, method: str, template: Template, args: tuple[Any, ...], kwargs: dict[str, Any]
+        self,
+        method: str,
+        template: Template,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        *,
+        blocking: bool = False,
     ) -> concurrent.futures.Future[Response]:
-        """Validate in this thread, then send on the loop thread (``postAsync`` promises wait on the future)."""
+        """Validate in this thread, then send on the loop thread (``postAsync`` promises wait on the future).
+
+        ``blocking``: the caller will wait for the answer, which must not happen on a thread running a loop.
+        """
         prepared = self._client._prepare(method, template, args, kwargs)
-        _loops.refuse_blocking(f"{method.lower()}()")
+        if blocking:
+            _loops.refuse_blocking(f"{method.lower()}()")
         if self._loop.is_closed():
             raise TransportError("this client is closed; create a new one")
         return asyncio.run_coroutine_threadsafe(self._client._send(prepared), self._loop)
