@@ -298,3 +298,20 @@ async def test_cli_prompts_for_the_apiv3_key_on_a_terminal(fake: FakeWeChat, key
     assert proc.returncode == 0, err.decode()
     assert keys.platform.certificate_pem() in out
     assert APIV3_KEY.encode() not in shown  # not echoed
+
+
+async def test_guzzle_sink_is_capped_too(fake: FakeWeChat, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``sink=`` (wechatpay-php's Guzzle option) streams like a download, so the same size cap applies."""
+    from wechatpay_chain import download
+
+    monkeypatch.setattr(download, "MAX_FILE_SIZE", 1024 * 1024)
+    plain = bytes(8 * 1024 * 1024)
+    url = fake.base_url + "v3/billdownload/file?token=t"
+    fake.routes[("GET", "/v3/billdownload/file")] = lambda request, body: web.Response(
+        body=gzip.compress(plain, 9), headers={"Content-Encoding": "gzip"}  # inflated by aiohttp on the way
+    )
+    target = tmp_path / "bill.csv"
+    async with fake.client() as wxpay:
+        with pytest.raises(VerificationError, match="max_size"):
+            await wxpay.chain(url).get({"sink": str(target)})
+    assert os.listdir(tmp_path) == []

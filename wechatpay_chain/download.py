@@ -244,6 +244,16 @@ async def stream(
         )
 
 
+async def _capped(chunks: AsyncIterator[bytes], limit: int) -> AsyncIterator[bytes]:
+    """``chunks`` as they come, refusing more than ``limit`` (decoded) bytes in all."""
+    size = 0
+    async for chunk in chunks:
+        size += len(chunk)
+        if size > limit:
+            raise _too_big(limit)
+        yield chunk
+
+
 async def _one(data: bytes) -> AsyncIterator[bytes]:
     for i in range(0, len(data), _CHUNK):
         yield data[i : i + _CHUNK]
@@ -340,7 +350,7 @@ async def save(client: Client, req: Prepared) -> Response:
     async with client._open(req) as (resp, ctx):
         chunks = _one(await resp.read()) if ctx.verified_serial is not None else resp.content.iter_chunked(_CHUNK)
         try:
-            await _write(sink, chunks)
+            await _write(sink, _capped(chunks, MAX_FILE_SIZE))
         except (asyncio.TimeoutError, aiohttp.ServerTimeoutError) as exc:
             raise RequestTimeout(f"{req.method} {req.url.path}: writing the answer to sink timed out") from exc
         except aiohttp.ClientError as exc:
