@@ -80,7 +80,7 @@ def paginate(rows: list[Any], query: Mapping[str, Any], key: str) -> dict[str, A
     size = query.get("page_size", DEFAULT_PAGE_SIZE)
     if not 1 <= size <= MAX_PAGE_SIZE:
         raise param_error("page_size", f"must be between 1 and {MAX_PAGE_SIZE}", "query")
-    start = decode_token(query.get("page_token"))
+    start = decode_token(query.get("page_token")) if rows else 0  # nothing to page: any token reads an empty page
     doc: dict[str, Any] = {"total_count": len(rows)}
     if start + size < len(rows):
         doc["next_page_token"] = page_token(start + size)
