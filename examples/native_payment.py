@@ -23,6 +23,7 @@ from wechatpay_chain import Client
 from wechatpay_chain.bill import parse_bill
 from wechatpay_chain.notify import Notification, aiohttp_handler
 from wechatpay_chain.sandbox import Sandbox
+from wechatpay_chain.types import NativeOrderRequest
 
 APPID = "wxd678efh567hg6787"
 
@@ -46,11 +47,12 @@ async def main(browser: bool) -> None:
         runner, notify_url = await notify_endpoint(wxpay, inbox)
         try:
             out_trade_no = f"N{time.time_ns() // 1000}"
-            r = await wxpay.v3.pay.transactions.native.post(json={
+            order: NativeOrderRequest = {  # a TypedDict: mypy and the IDE know every member
                 "appid": APPID, "mchid": sb.mchid, "description": "Image形象店-深圳腾大-QQ公仔",
                 "out_trade_no": out_trade_no, "amount": {"total": 100, "currency": "CNY"},
                 "notify_url": notify_url,
-            })
+            }
+            r = await wxpay.v3.pay.transactions.native.post(json=order, validate=True)
             code_url = r.json()["code_url"]
             print(f"1. ordered {out_trade_no}: code_url {code_url}")
 

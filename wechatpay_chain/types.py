@@ -27,7 +27,10 @@ __all__ = [
     "AddStockResponseSingleUsageRule",
     "AddStockResponseSingleUsageRuleCouponAvailablePeriod",
     "AddStockResponseUsageRuleDisplayInfo",
+    "Amount",
     "AppJumpType",
+    "AppOrderRequest",
+    "AppOrderRequestPayer",
     "AssociateStockBundleStoresRequest",
     "AssociateStockBundleStoresResponse",
     "AssociateStockStoresRequest",
@@ -35,6 +38,7 @@ __all__ = [
     "AssociatedOrderInfo",
     "AssociatedPayScoreOrderInfo",
     "BackgroundColor",
+    "Channel",
     "Choice",
     "CodeDisplayMode",
     "CombineImage",
@@ -60,6 +64,7 @@ __all__ = [
     "CreateImageGenerationTaskResponse",
     "CreateProductCouponRequest",
     "CreateProductCouponResponse",
+    "Currency",
     "CutOut",
     "CutOutResult",
     "Day",
@@ -72,6 +77,7 @@ __all__ = [
     "DeactivateUserCouponBundleResponse",
     "DeactivateUserCouponRequest",
     "DeactivateUserCouponResponse",
+    "Detail",
     "DetailItem",
     "DetailState",
     "DisassociateStockBundleStoresRequest",
@@ -85,6 +91,7 @@ __all__ = [
     "EntranceOfficialAccount",
     "ExchangeCoupon",
     "FailedStore",
+    "From",
     "GetImageGenerationTaskQuery",
     "GetImageGenerationTaskResponse",
     "GetNotifyConfigResponse",
@@ -99,9 +106,19 @@ __all__ = [
     "GetUserCouponResponseStock",
     "GetUserCouponResponseStockSingleUsageRule",
     "GetUserCouponResponseStockSingleUsageRuleCouponAvailablePeriod",
+    "GoodsDetail",
+    "H5Info",
+    "H5OrderRequest",
+    "H5OrderRequestPayer",
+    "H5OrderRequestSceneInfo",
+    "Identity",
+    "IdentityType",
     "ImageGenerationNotification",
     "ImageGenerationType",
+    "InstallmentInfo",
     "IrregularAvailablePeriod",
+    "JsapiOrderRequest",
+    "LimitPay",
     "ListStockStoresQuery",
     "ListStockStoresResponse",
     "ListStocksQuery",
@@ -112,15 +129,37 @@ __all__ = [
     "ListUserCouponsQuery",
     "ListUserCouponsResponse",
     "MemberTagInfo",
+    "NativeOrderRequest",
+    "NativeOrderRequestPayer",
     "NewStock",
     "NormalCoupon",
+    "NotifiedTradeState",
     "NotifyConfig",
+    "PartnerAppOrderRequest",
+    "PartnerAppOrderRequestPayer",
+    "PartnerAppOrderRequestSettleInfo",
+    "PartnerH5OrderRequest",
+    "PartnerH5OrderRequestPayer",
+    "PartnerH5OrderRequestSceneInfo",
+    "PartnerH5OrderRequestSettleInfo",
+    "PartnerJsapiOrderRequest",
+    "PartnerJsapiOrderRequestPayer",
+    "PartnerJsapiOrderRequestSettleInfo",
+    "PartnerNativeOrderRequest",
+    "PartnerNativeOrderRequestPayer",
+    "PartnerNativeOrderRequestSettleInfo",
+    "PartnerTransaction",
+    "PartnerTransactionAmount",
+    "PartnerTransactionPayer",
+    "PartnerTransactionSceneInfo",
+    "PartnerTransactionSettleInfo",
     "PatchProductCouponRequest",
     "PatchProductCouponResponse",
     "PatchStockBundleRequest",
     "PatchStockBundleResponse",
     "PatchStockRequest",
     "PatchStockResponse",
+    "Payer",
     "PreSendUserCouponBundleRequest",
     "PreSendUserCouponBundleResponse",
     "PreSendUserCouponRequest",
@@ -129,8 +168,22 @@ __all__ = [
     "ProgressiveBundleUsageDetail",
     "ProgressiveBundleUsageInfo",
     "ProgressiveBundleUsageRule",
+    "PromotionDetail",
+    "PromotionDetailGoodsDetail",
+    "Refund",
+    "RefundAmount",
+    "RefundFromAccount",
+    "RefundFundsAccount",
+    "RefundOutcome",
+    "RefundRequest",
+    "RefundRequestAmount",
+    "RefundRequestGoodsDetail",
+    "RefundResource",
+    "RefundResourceAmount",
+    "RefundStatus",
     "ReturnUserCouponRequest",
     "ReturnUserCouponResponse",
+    "SceneInfo",
     "Scope",
     "SendChannel",
     "SendChannel2",
@@ -150,6 +203,7 @@ __all__ = [
     "SequentialUsageRuleCouponAvailablePeriod",
     "SetNotifyConfigRequest",
     "SetNotifyConfigResponse",
+    "SettleInfo",
     "SingleUsageDetail",
     "SingleUsageInfo",
     "SingleUsageRule",
@@ -162,9 +216,23 @@ __all__ = [
     "StockSingleUsageRule",
     "StockSingleUsageRuleCouponAvailablePeriod",
     "Store",
+    "StoreInfo",
     "StoreScope",
+    "SubsidyDetail",
+    "SubsidyInfo",
+    "SubsidyPeriodType",
+    "SubsidyPlan",
     "SuccessStore",
     "TaskState",
+    "TradeState",
+    "TradeType",
+    "Transaction",
+    "TransactionAmount",
+    "TransactionPayer",
+    "TransactionResource",
+    "TransactionResourceAmount",
+    "TransactionResourcePayer",
+    "TransactionSceneInfo",
     "Type",
     "Type2",
     "UpdateMode",
@@ -209,27 +277,678 @@ BackgroundColor = Literal[
     "Color090",
     "Color100",
 ]
+Channel = Literal["ORIGINAL", "BALANCE", "OTHER_BALANCE", "OTHER_BANKCARD"]
 CodeDisplayMode = Literal["INVISIBLE", "BARCODE", "QRCODE"]
 CouponCodeMode = Literal["WECHATPAY", "UPLOAD", "API_ASSIGN"]
 CouponCodeMode2 = Literal["WECHATPAY", "UPLOAD"]
 CouponState = Literal["CONFIRMING", "PENDING", "EFFECTIVE", "USED", "EXPIRED", "DELETED", "DEACTIVATED"]
 CouponTag = Literal["MEMBER"]
 CouponUsageMethod = Literal["OFFLINE", "MINI_PROGRAM", "APP", "PAYMENT_CODE"]
+Currency = Literal["CNY"]
 Day = Literal["MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY"]
 DetailState = Literal["PENDING", "EFFECTIVE", "USED", "EXPIRED", "DELETED", "DEACTIVATED"]
+IdentityType = Literal[
+    "IDCARD",
+    "HONGKONG_MACAO",
+    "HONGKONG_MACAO_RESIDENT",
+    "TAIWAN_RESIDENT",
+    "FOREIGN_RESIDENT",
+    "OVERSEA_PASSPORT",
+    "PHONE_NUMBER",
+]
 ImageGenerationType = Literal["COMBINE_IMAGE", "CUT_OUT"]
+LimitPay = Literal["no_balance", "no_credit", "no_debit", "balance_only"]
+NotifiedTradeState = Literal["SUCCESS"]
+RefundFromAccount = Literal["AVAILABLE", "UNAVAILABLE"]
+RefundFundsAccount = Literal["AVAILABLE", "UNSETTLED"]
+RefundOutcome = Literal["SUCCESS", "CLOSED", "ABNORMAL"]
+RefundStatus = Literal["SUCCESS", "CLOSED", "PROCESSING", "ABNORMAL"]
 Scope = Literal["ALL", "SINGLE", "CATEGORY"]
 SendChannel = Literal["API", "BRAND_MANAGE", "MERCHANT_CARD", "MEMBER", "SMALL_ACTIVITY", "RECEIVE_COMPONENT"]
 SendChannel2 = Literal["API", "BRAND_MANAGE", "RECEIVE_COMPONENT", "MEMBER"]
 State = Literal["AUDITING", "EFFECTIVE", "DEACTIVATED"]
 State2 = Literal["AUDITING", "SENDING", "PAUSED", "STOPPED", "DEACTIVATED"]
 StoreScope = Literal["NONE", "ALL", "SPECIFIC"]
+SubsidyPeriodType = Literal["DAILY", "PERIOD"]
 TaskState = Literal["PROCESSING", "FAIL", "SUCCESS"]
+TradeState = Literal["SUCCESS", "REFUND", "NOTPAY", "CLOSED", "REVOKED", "USERPAYING", "PAYERROR"]
+TradeType = Literal["JSAPI", "NATIVE", "APP", "MWEB"]
 Type = Literal["NORMAL", "DISCOUNT", "EXCHANGE"]
 Type2 = Literal["INCREMENTAL", "EQUAL"]
 UpdateMode = Literal["MAX_COUNT", "MAX_COUNT_PER_DAY"]
 UsageMode = Literal["SINGLE", "SEQUENTIAL", "PROGRESSIVE_BUNDLE"]
 UsageMode2 = Literal["SINGLE", "PROGRESSIVE_BUNDLE"]
+
+
+class RefundResource(TypedDict, total=False):
+    """REFUND.SUCCESS / ABNORMAL / CLOSED: decrypted resource."""
+
+    mchid: NotRequired[str]
+    sp_mchid: NotRequired[str]
+    sub_mchid: NotRequired[str]
+    out_trade_no: Required[str]
+    transaction_id: Required[str]
+    out_refund_no: Required[str]
+    refund_id: Required[str]
+    refund_status: Required[RefundOutcome]
+    success_time: NotRequired[str]
+    user_received_account: Required[str]
+    amount: Required[RefundResourceAmount]
+
+
+class RefundResourceAmount(TypedDict, total=False):
+    """RefundResourceAmount."""
+
+    total: Required[int]
+    refund: Required[int]
+    payer_total: Required[int]
+    payer_refund: Required[int]
+
+
+class TransactionResource(TypedDict, total=False):
+    """TRANSACTION.SUCCESS: decrypted resource."""
+
+    appid: NotRequired[str]
+    mchid: NotRequired[str]
+    sp_appid: NotRequired[str]
+    sp_mchid: NotRequired[str]
+    sub_appid: NotRequired[str]
+    sub_mchid: NotRequired[str]
+    out_trade_no: Required[str]
+    transaction_id: Required[str]
+    trade_type: Required[TradeType]
+    trade_state: Required[NotifiedTradeState]
+    trade_state_desc: NotRequired[str]
+    bank_type: NotRequired[str]
+    attach: NotRequired[str]
+    success_time: Required[str]
+    payer: NotRequired[TransactionResourcePayer]
+    amount: Required[TransactionResourceAmount]
+
+
+class TransactionResourceAmount(TypedDict, total=False):
+    """TransactionResourceAmount."""
+
+    total: Required[int]
+    payer_total: Required[int]
+    currency: Required[str]
+    payer_currency: Required[str]
+
+
+class TransactionResourcePayer(TypedDict, total=False):
+    """TransactionResourcePayer."""
+
+    openid: NotRequired[str]
+    sp_openid: NotRequired[str]
+    sub_openid: NotRequired[str]
+
+
+class Refund(TypedDict, total=False):
+    """refund answer (apply and query)."""
+
+    refund_id: Required[str]
+    out_refund_no: Required[str]
+    transaction_id: Required[str]
+    out_trade_no: Required[str]
+    channel: Required[Channel]
+    user_received_account: Required[str]
+    success_time: NotRequired[str]
+    create_time: Required[str]
+    status: Required[RefundStatus]
+    funds_account: NotRequired[str]
+    amount: Required[RefundAmount]
+    promotion_detail: NotRequired[list[PromotionDetail]]
+
+
+class PromotionDetail(TypedDict, total=False):
+    """PromotionDetail."""
+
+    promotion_id: Required[str]
+    scope: Required[str]
+    type: Required[str]
+    amount: Required[int]
+    refund_amount: Required[int]
+    goods_detail: NotRequired[list[PromotionDetailGoodsDetail]]
+
+
+class PromotionDetailGoodsDetail(TypedDict, total=False):
+    """PromotionDetailGoodsDetail."""
+
+    merchant_goods_id: Required[str]
+    wechatpay_goods_id: NotRequired[str]
+    goods_name: NotRequired[str]
+    unit_price: Required[int]
+    refund_amount: Required[int]
+    refund_quantity: Required[int]
+
+
+#: 金额信息.
+RefundAmount = TypedDict("RefundAmount", {
+    "total": "Required[int]",
+    "refund": "Required[int]",
+    "from": "NotRequired[list[From]]",
+    "payer_total": "Required[int]",
+    "payer_refund": "Required[int]",
+    "settlement_refund": "Required[int]",
+    "settlement_total": "Required[int]",
+    "discount_refund": "Required[int]",
+    "currency": "Required[str]",
+    "refund_fee": "NotRequired[int]",
+}, total=False)
+
+
+class RefundRequest(TypedDict, total=False):
+    """refund request body (refund/domestic/refunds)."""
+
+    sub_mchid: NotRequired[str]
+    transaction_id: NotRequired[str]
+    out_trade_no: NotRequired[str]
+    out_refund_no: Required[str]
+    reason: NotRequired[str]
+    notify_url: NotRequired[str]
+    funds_account: NotRequired[RefundFundsAccount]
+    amount: Required[RefundRequestAmount]
+    goods_detail: NotRequired[list[RefundRequestGoodsDetail]]
+
+
+class RefundRequestGoodsDetail(TypedDict, total=False):
+    """RefundRequestGoodsDetail."""
+
+    merchant_goods_id: Required[str]
+    wechatpay_goods_id: NotRequired[str]
+    goods_name: NotRequired[str]
+    unit_price: Required[int]
+    refund_amount: Required[int]
+    refund_quantity: Required[int]
+
+
+#: 金额信息.
+RefundRequestAmount = TypedDict("RefundRequestAmount", {
+    "refund": "Required[int]",
+    "from": "NotRequired[list[From]]",
+    "total": "Required[int]",
+    "currency": "Required[Currency]",
+}, total=False)
+
+
+class From(TypedDict, total=False):
+    """From."""
+
+    account: Required[RefundFromAccount]
+    amount: Required[int]
+
+
+class PartnerTransaction(TypedDict, total=False):
+    """service-provider order query answer."""
+
+    sp_appid: Required[str]
+    sp_mchid: Required[str]
+    sub_appid: NotRequired[str]
+    sub_mchid: Required[str]
+    settle_info: NotRequired[PartnerTransactionSettleInfo]
+    transaction_id: NotRequired[str]
+    trade_type: NotRequired[TradeType]
+    trade_state: NotRequired[TradeState]
+    trade_state_desc: NotRequired[str]
+    bank_type: NotRequired[str]
+    success_time: NotRequired[str]
+    description: Required[str]
+    attach: NotRequired[str]
+    out_trade_no: Required[str]
+    amount: Required[PartnerTransactionAmount]
+    time_expire: NotRequired[str]
+    notify_url: Required[str]
+    goods_tag: NotRequired[str]
+    limit_pay: NotRequired[list[LimitPay]]
+    support_fapiao: NotRequired[bool]
+    detail: NotRequired[Detail]
+    scene_info: NotRequired[PartnerTransactionSceneInfo]
+    installment_info: NotRequired[InstallmentInfo]
+    payer: NotRequired[PartnerTransactionPayer]
+
+
+class PartnerTransactionPayer(TypedDict, total=False):
+    """支付者."""
+
+    sp_openid: Required[str]
+    sub_openid: NotRequired[str]
+
+
+class PartnerTransactionSceneInfo(TypedDict, total=False):
+    """场景信息."""
+
+    payer_client_ip: NotRequired[str]
+    device_id: NotRequired[str]
+    store_info: NotRequired[StoreInfo]
+    h5_info: NotRequired[H5Info]
+
+
+class PartnerTransactionAmount(TypedDict, total=False):
+    """订单金额."""
+
+    total: Required[int]
+    currency: NotRequired[Currency]
+    payer_total: NotRequired[int]
+    payer_currency: NotRequired[str]
+
+
+class PartnerTransactionSettleInfo(TypedDict, total=False):
+    """结算信息."""
+
+    profit_sharing: NotRequired[bool]
+    subsidy_amount: NotRequired[int]
+
+
+class Transaction(TypedDict, total=False):
+    """order query answer (by transaction id or out_trade_no)."""
+
+    transaction_id: NotRequired[str]
+    trade_type: NotRequired[TradeType]
+    trade_state: NotRequired[TradeState]
+    trade_state_desc: NotRequired[str]
+    bank_type: NotRequired[str]
+    success_time: NotRequired[str]
+    appid: Required[str]
+    mchid: Required[str]
+    description: Required[str]
+    attach: NotRequired[str]
+    out_trade_no: Required[str]
+    amount: Required[TransactionAmount]
+    time_expire: NotRequired[str]
+    notify_url: Required[str]
+    goods_tag: NotRequired[str]
+    limit_pay: NotRequired[list[LimitPay]]
+    support_fapiao: NotRequired[bool]
+    detail: NotRequired[Detail]
+    scene_info: NotRequired[TransactionSceneInfo]
+    installment_info: NotRequired[InstallmentInfo]
+    payer: NotRequired[TransactionPayer]
+
+
+class TransactionPayer(TypedDict, total=False):
+    """支付者."""
+
+    openid: Required[str]
+
+
+class InstallmentInfo(TypedDict, total=False):
+    """InstallmentInfo."""
+
+    use_subsidy: Required[bool]
+    selected_installment_number: Required[int]
+
+
+class TransactionSceneInfo(TypedDict, total=False):
+    """场景信息."""
+
+    payer_client_ip: NotRequired[str]
+    device_id: NotRequired[str]
+    store_info: NotRequired[StoreInfo]
+    h5_info: NotRequired[H5Info]
+
+
+class TransactionAmount(TypedDict, total=False):
+    """订单金额."""
+
+    total: Required[int]
+    currency: NotRequired[Currency]
+    payer_total: NotRequired[int]
+    payer_currency: NotRequired[str]
+
+
+class PartnerH5OrderRequest(TypedDict, total=False):
+    """service-provider H5 order request body."""
+
+    sp_appid: Required[str]
+    sp_mchid: Required[str]
+    sub_appid: NotRequired[str]
+    sub_mchid: Required[str]
+    settle_info: NotRequired[PartnerH5OrderRequestSettleInfo]
+    description: Required[str]
+    attach: NotRequired[str]
+    out_trade_no: Required[str]
+    amount: Required[Amount]
+    time_expire: NotRequired[str]
+    notify_url: Required[str]
+    goods_tag: NotRequired[str]
+    limit_pay: NotRequired[list[LimitPay]]
+    support_fapiao: NotRequired[bool]
+    detail: NotRequired[Detail]
+    scene_info: Required[PartnerH5OrderRequestSceneInfo]
+    payer: NotRequired[PartnerH5OrderRequestPayer]
+
+
+class PartnerH5OrderRequestPayer(TypedDict, total=False):
+    """支付者."""
+
+    identity: NotRequired[Identity]
+
+
+class PartnerH5OrderRequestSceneInfo(TypedDict, total=False):
+    """场景信息."""
+
+    payer_client_ip: NotRequired[str]
+    device_id: NotRequired[str]
+    store_info: NotRequired[StoreInfo]
+    h5_info: NotRequired[H5Info]
+
+
+class PartnerH5OrderRequestSettleInfo(TypedDict, total=False):
+    """结算信息."""
+
+    profit_sharing: NotRequired[bool]
+    subsidy_amount: NotRequired[int]
+
+
+class PartnerAppOrderRequest(TypedDict, total=False):
+    """service-provider App order request body."""
+
+    sp_appid: Required[str]
+    sp_mchid: Required[str]
+    sub_appid: NotRequired[str]
+    sub_mchid: Required[str]
+    settle_info: NotRequired[PartnerAppOrderRequestSettleInfo]
+    description: Required[str]
+    attach: NotRequired[str]
+    out_trade_no: Required[str]
+    amount: Required[Amount]
+    time_expire: NotRequired[str]
+    notify_url: Required[str]
+    goods_tag: NotRequired[str]
+    limit_pay: NotRequired[list[LimitPay]]
+    support_fapiao: NotRequired[bool]
+    detail: NotRequired[Detail]
+    scene_info: NotRequired[SceneInfo]
+    payer: NotRequired[PartnerAppOrderRequestPayer]
+    subsidy_info: NotRequired[SubsidyInfo]
+
+
+class PartnerAppOrderRequestPayer(TypedDict, total=False):
+    """支付者."""
+
+    identity: NotRequired[Identity]
+
+
+class PartnerAppOrderRequestSettleInfo(TypedDict, total=False):
+    """结算信息."""
+
+    profit_sharing: NotRequired[bool]
+    subsidy_amount: NotRequired[int]
+
+
+class PartnerNativeOrderRequest(TypedDict, total=False):
+    """service-provider Native order request body."""
+
+    sp_appid: Required[str]
+    sp_mchid: Required[str]
+    sub_appid: NotRequired[str]
+    sub_mchid: Required[str]
+    settle_info: NotRequired[PartnerNativeOrderRequestSettleInfo]
+    description: Required[str]
+    attach: NotRequired[str]
+    out_trade_no: Required[str]
+    amount: Required[Amount]
+    time_expire: NotRequired[str]
+    notify_url: Required[str]
+    goods_tag: NotRequired[str]
+    limit_pay: NotRequired[list[LimitPay]]
+    support_fapiao: NotRequired[bool]
+    detail: NotRequired[Detail]
+    scene_info: NotRequired[SceneInfo]
+    payer: NotRequired[PartnerNativeOrderRequestPayer]
+
+
+class PartnerNativeOrderRequestPayer(TypedDict, total=False):
+    """支付者."""
+
+    identity: NotRequired[Identity]
+
+
+class PartnerNativeOrderRequestSettleInfo(TypedDict, total=False):
+    """结算信息."""
+
+    profit_sharing: NotRequired[bool]
+    subsidy_amount: NotRequired[int]
+
+
+class PartnerJsapiOrderRequest(TypedDict, total=False):
+    """service-provider JSAPI order request body."""
+
+    sp_appid: Required[str]
+    sp_mchid: Required[str]
+    sub_appid: NotRequired[str]
+    sub_mchid: Required[str]
+    settle_info: NotRequired[PartnerJsapiOrderRequestSettleInfo]
+    description: Required[str]
+    attach: NotRequired[str]
+    out_trade_no: Required[str]
+    amount: Required[Amount]
+    time_expire: NotRequired[str]
+    notify_url: Required[str]
+    goods_tag: NotRequired[str]
+    limit_pay: NotRequired[list[LimitPay]]
+    support_fapiao: NotRequired[bool]
+    detail: NotRequired[Detail]
+    scene_info: NotRequired[SceneInfo]
+    payer: Required[PartnerJsapiOrderRequestPayer]
+    subsidy_info: NotRequired[SubsidyInfo]
+
+
+class PartnerJsapiOrderRequestPayer(TypedDict, total=False):
+    """支付者."""
+
+    identity: NotRequired[Identity]
+    sp_openid: Required[str]
+    sub_openid: NotRequired[str]
+
+
+class PartnerJsapiOrderRequestSettleInfo(TypedDict, total=False):
+    """结算信息."""
+
+    profit_sharing: NotRequired[bool]
+    subsidy_amount: NotRequired[int]
+
+
+class H5OrderRequest(TypedDict, total=False):
+    """H5 order request body (pay/transactions/h5)."""
+
+    appid: Required[str]
+    mchid: Required[str]
+    description: Required[str]
+    attach: NotRequired[str]
+    out_trade_no: Required[str]
+    amount: Required[Amount]
+    time_expire: NotRequired[str]
+    notify_url: Required[str]
+    goods_tag: NotRequired[str]
+    limit_pay: NotRequired[list[LimitPay]]
+    support_fapiao: NotRequired[bool]
+    detail: NotRequired[Detail]
+    scene_info: Required[H5OrderRequestSceneInfo]
+    payer: NotRequired[H5OrderRequestPayer]
+    settle_info: NotRequired[SettleInfo]
+
+
+class H5OrderRequestPayer(TypedDict, total=False):
+    """支付者."""
+
+    identity: NotRequired[Identity]
+
+
+class H5OrderRequestSceneInfo(TypedDict, total=False):
+    """场景信息."""
+
+    payer_client_ip: NotRequired[str]
+    device_id: NotRequired[str]
+    store_info: NotRequired[StoreInfo]
+    h5_info: NotRequired[H5Info]
+
+
+class H5Info(TypedDict, total=False):
+    """H5场景信息."""
+
+    type: NotRequired[str]
+    app_name: NotRequired[str]
+    app_url: NotRequired[str]
+    bundle_id: NotRequired[str]
+    package_name: NotRequired[str]
+
+
+class AppOrderRequest(TypedDict, total=False):
+    """App order request body (pay/transactions/app)."""
+
+    appid: Required[str]
+    mchid: Required[str]
+    description: Required[str]
+    attach: NotRequired[str]
+    out_trade_no: Required[str]
+    amount: Required[Amount]
+    time_expire: NotRequired[str]
+    notify_url: Required[str]
+    goods_tag: NotRequired[str]
+    limit_pay: NotRequired[list[LimitPay]]
+    support_fapiao: NotRequired[bool]
+    detail: NotRequired[Detail]
+    scene_info: NotRequired[SceneInfo]
+    payer: NotRequired[AppOrderRequestPayer]
+    settle_info: NotRequired[SettleInfo]
+    subsidy_info: NotRequired[SubsidyInfo]
+
+
+class AppOrderRequestPayer(TypedDict, total=False):
+    """支付者."""
+
+    identity: NotRequired[Identity]
+
+
+class NativeOrderRequest(TypedDict, total=False):
+    """Native order request body (pay/transactions/native)."""
+
+    appid: Required[str]
+    mchid: Required[str]
+    description: Required[str]
+    attach: NotRequired[str]
+    out_trade_no: Required[str]
+    amount: Required[Amount]
+    time_expire: NotRequired[str]
+    notify_url: Required[str]
+    goods_tag: NotRequired[str]
+    limit_pay: NotRequired[list[LimitPay]]
+    support_fapiao: NotRequired[bool]
+    detail: NotRequired[Detail]
+    scene_info: NotRequired[SceneInfo]
+    payer: NotRequired[NativeOrderRequestPayer]
+    settle_info: NotRequired[SettleInfo]
+
+
+class NativeOrderRequestPayer(TypedDict, total=False):
+    """支付者."""
+
+    identity: NotRequired[Identity]
+
+
+class JsapiOrderRequest(TypedDict, total=False):
+    """JSAPI order request body (pay/transactions/jsapi)."""
+
+    appid: Required[str]
+    mchid: Required[str]
+    description: Required[str]
+    attach: NotRequired[str]
+    out_trade_no: Required[str]
+    amount: Required[Amount]
+    time_expire: NotRequired[str]
+    notify_url: Required[str]
+    goods_tag: NotRequired[str]
+    limit_pay: NotRequired[list[LimitPay]]
+    support_fapiao: NotRequired[bool]
+    detail: NotRequired[Detail]
+    scene_info: NotRequired[SceneInfo]
+    payer: Required[Payer]
+    settle_info: NotRequired[SettleInfo]
+    subsidy_info: NotRequired[SubsidyInfo]
+
+
+class SubsidyInfo(TypedDict, total=False):
+    """贴息信息(微信分付)."""
+
+    subsidy_detail: NotRequired[list[SubsidyDetail]]
+
+
+class SubsidyDetail(TypedDict, total=False):
+    """SubsidyDetail."""
+
+    subsidy_period_type: Required[SubsidyPeriodType]
+    subsidy_plan: Required[list[SubsidyPlan]]
+
+
+class SubsidyPlan(TypedDict, total=False):
+    """SubsidyPlan."""
+
+    subsidy_installment_num: Required[int]
+    subsidy_percent: Required[int]
+
+
+class SettleInfo(TypedDict, total=False):
+    """结算信息."""
+
+    profit_sharing: NotRequired[bool]
+
+
+class Payer(TypedDict, total=False):
+    """支付者."""
+
+    identity: NotRequired[Identity]
+    openid: Required[str]
+
+
+class Identity(TypedDict, total=False):
+    """实名支付."""
+
+    type: Required[IdentityType]
+    number: Required[str]
+    name: Required[str]
+
+
+class SceneInfo(TypedDict, total=False):
+    """场景信息."""
+
+    payer_client_ip: NotRequired[str]
+    device_id: NotRequired[str]
+    store_info: NotRequired[StoreInfo]
+
+
+class StoreInfo(TypedDict, total=False):
+    """商户门店信息."""
+
+    id: NotRequired[str]
+    name: Required[str]
+    area_code: Required[str]
+    address: Required[str]
+
+
+class Detail(TypedDict, total=False):
+    """优惠功能."""
+
+    cost_price: NotRequired[int]
+    invoice_id: NotRequired[str]
+    goods_detail: NotRequired[list[GoodsDetail]]
+
+
+class GoodsDetail(TypedDict, total=False):
+    """GoodsDetail."""
+
+    merchant_goods_id: Required[str]
+    wechatpay_goods_id: NotRequired[str]
+    goods_name: NotRequired[str]
+    quantity: Required[int]
+    unit_price: Required[int]
+
+
+class Amount(TypedDict, total=False):
+    """订单金额."""
+
+    total: Required[int]
+    currency: NotRequired[Currency]
 
 
 class SendNotification(TypedDict, total=False):

@@ -7,8 +7,10 @@ wherever that object appears.
 
 from __future__ import annotations
 
+import keyword
 from dataclasses import replace
 
+from . import payments as ps
 from . import product_coupon_pages as pages
 from .spec import Field
 
@@ -29,7 +31,27 @@ def _roots() -> tuple[tuple[str, Field, str], ...]:
         out.append((base + "Response", op.response, f"{op.title}: response body ({where})"[:90]))
     for event, spec in pages.NOTIFICATIONS.items():
         out.append((_camel_op(event.split(".")[-1].lower()) + "Notification", spec, f"{event}: decrypted resource"))
+    out.extend(PAYMENT_ROOTS)
     return tuple(out)
+
+
+#: The payment family's bodies and answers (``_schemas/payments.py``).
+PAYMENT_ROOTS: tuple[tuple[str, Field, str], ...] = (
+    ("JsapiOrderRequest", ps.JSAPI, "JSAPI order request body (pay/transactions/jsapi)"),
+    ("NativeOrderRequest", ps.NATIVE, "Native order request body (pay/transactions/native)"),
+    ("AppOrderRequest", ps.APP, "App order request body (pay/transactions/app)"),
+    ("H5OrderRequest", ps.H5, "H5 order request body (pay/transactions/h5)"),
+    ("PartnerJsapiOrderRequest", ps.PARTNER_JSAPI, "service-provider JSAPI order request body"),
+    ("PartnerNativeOrderRequest", ps.PARTNER_NATIVE, "service-provider Native order request body"),
+    ("PartnerAppOrderRequest", ps.PARTNER_APP, "service-provider App order request body"),
+    ("PartnerH5OrderRequest", ps.PARTNER_H5, "service-provider H5 order request body"),
+    ("Transaction", ps.ORDER, "order query answer (by transaction id or out_trade_no)"),
+    ("PartnerTransaction", ps.PARTNER_ORDER, "service-provider order query answer"),
+    ("RefundRequest", ps.REFUND_REQUEST, "refund request body (refund/domestic/refunds)"),
+    ("Refund", ps.REFUND, "refund answer (apply and query)"),
+    ("TransactionResource", ps.TRANSACTION_RESOURCE, "TRANSACTION.SUCCESS: decrypted resource"),
+    ("RefundResource", ps.REFUND_RESOURCE, "REFUND.SUCCESS / ABNORMAL / CLOSED: decrypted resource"),
+)
 
 
 ROOTS = _roots()
@@ -37,7 +59,16 @@ ROOTS = _roots()
 OVERRIDES: dict[str, str] = {
     "CreateProductCouponRequest.stock": "NewStock",
 }
-_ENUM_NAMES: dict[tuple[str, ...], str] = {}
+_ENUM_NAMES: dict[tuple[str, ...], str] = {
+    ps.TRADE_STATES: "TradeState",
+    ("SUCCESS",): "NotifiedTradeState",
+    ("SUCCESS", "CLOSED", "ABNORMAL"): "RefundOutcome",
+    ps.REFUND_STATUSES: "RefundStatus",
+    ("CNY",): "Currency",
+    ps.ID_TYPES: "IdentityType",
+    ("AVAILABLE", "UNAVAILABLE"): "RefundFromAccount",
+    ("AVAILABLE", "UNSETTLED"): "RefundFundsAccount",
+}
 _PY = {"string": "str", "integer": "int", "boolean": "bool"}
 
 
@@ -147,13 +178,21 @@ def render() -> str:
             lines.append("]")
     for name in reversed(reg.order):
         lines += ["", ""]
-        lines.append(f"class {name}(TypedDict, total=False):")
         doc = reg.docs[name].replace('"', "'")
+        members = {
+            key: f"{'Required' if key in reg.required[name] else 'NotRequired'}[{ann}]"
+            for key, ann in reg.members[name].items()
+        }
+        if any(keyword.iskeyword(key) for key in members):  # e.g. a refund's ``amount.from``
+            lines.append(f"#: {doc or name}.")
+            lines.append(f'{name} = TypedDict("{name}", {{')
+            lines.extend(f'    "{key}": "{ann}",' for key, ann in members.items())  # forward references
+            lines.append("}, total=False)")
+            continue
+        lines.append(f"class {name}(TypedDict, total=False):")
         lines.append(f'    """{doc or name}."""')
         lines.append("")
-        for key, ann in reg.members[name].items():
-            wrap = "Required" if key in reg.required[name] else "NotRequired"
-            lines.append(f"    {key}: {wrap}[{ann}]")
+        lines.extend(f"    {key}: {ann}" for key, ann in members.items())
     if aliases:
         lines += ["", ""]
         lines.extend(f"{alias} = {target}" for alias, target in aliases.items())
