@@ -7,6 +7,7 @@
 from ._builder import Builder
 from ._chain import Node, SyncNode
 from ._client import Client, RequestEvent
+from ._promise import Promise
 from ._response import Response
 from ._sync import SyncClient
 from ._version import __version__
@@ -39,6 +40,7 @@ __all__ = [
     "EventLoopError",
     "Node",
     "OutcomeUnknown",
+    "Promise",
     "RSASigner",
     "RequestEvent",
     "RequestTimeout",
