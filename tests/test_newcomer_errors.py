@@ -26,6 +26,7 @@ from cryptography.x509.oid import NameOID
 
 from wechatpay_chain import (
     APIError,
+    Builder,
     Client,
     ConfigError,
     EventLoopError,
@@ -366,3 +367,31 @@ async def test_sync_client_promise_is_awaitable_but_never_waited_inside_a_loop(f
         assert (await promise).status == 200  # starting one does not block: awaiting it here is fine
     finally:
         await asyncio.to_thread(wxpay.close)
+
+
+def test_builder_config_typos_suggest_the_key(keys: Keys) -> None:
+    config = {"mchid": MCHID, "serial": keys.merchant.serial, "privateKey": keys.merchant.private_key,
+              "certs": {keys.platform.serial: keys.platform.certificate}}
+    for typo, meant in (("privatekey", "privateKey"), ("mchId", "mchid"), ("base_uri_", "base_uri")):
+        wrong = {k: v for k, v in config.items() if k != meant}
+        wrong[typo] = config.get(meant, "https://api.mch.weixin.qq.com/")
+        with pytest.raises(ConfigError, match=f"{typo}: is not a recognised configuration key; did you mean '{meant}'"):
+            Builder.factory(wrong)
+
+
+def test_every_wrong_passphrase_is_called_one(keys: Keys) -> None:
+    pem = keys.merchant.private_key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.BestAvailableEncryption(b"pw")
+    )
+    for attempt in range(5000):  # ~1 in 256 wrong passphrases decrypt to garbage with valid padding
+        guess = f"wrong-{attempt}".encode()
+        try:
+            serialization.load_pem_private_key(pem, guess)
+        except ValueError as exc:
+            if "password" in str(exc).lower():
+                continue
+        break
+    else:
+        pytest.fail("no wrong passphrase got past the padding check")
+    with pytest.raises(ValueError, match="wrong passphrase for the encrypted private key"):
+        crypto.load_private_key(pem, guess)

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any, Literal, overload
 
 from ._client import Client
-from ._options import GUZZLE_REFUSED, check_headers
+from ._options import GUZZLE_REFUSED, check_headers, closest
 from ._sync import SyncClient
 from .errors import ConfigError, TemplateError
 
@@ -151,8 +151,11 @@ class Builder:
             if target is None:
                 if _guzzle(key, value, kwargs):
                     continue
-                known = ", ".join(sorted({*_ALIASES, "merchant", "headers", *_SAME_AS_DEFAULT}))
-                raise ConfigError(key, f"is not a recognised configuration key; known: {known}")
+                names = {*_ALIASES, "merchant", "headers", *_SAME_AS_DEFAULT}
+                near = closest(key, names) if isinstance(key, str) else None
+                hint = f"did you mean {near!r}? " if near else ""
+                known = ", ".join(sorted(names))
+                raise ConfigError(key, f"is not a recognised configuration key; {hint}known: {known}")
             if target in kwargs:
                 raise ConfigError(key, f"duplicates {target!r}")
             kwargs[target] = value

@@ -13,7 +13,15 @@ from typing import Any
 from ._template import Template, encode, format_value
 from .errors import TemplateError
 
-__all__ = ["GUZZLE_REFUSED", "OPTION_KEYS", "build_query", "check_guzzle_option", "check_headers", "split_options"]
+__all__ = [
+    "GUZZLE_REFUSED",
+    "OPTION_KEYS",
+    "build_query",
+    "check_guzzle_option",
+    "check_headers",
+    "closest",
+    "split_options",
+]
 
 #: Keys a verb understands besides the template's placeholders.
 OPTION_KEYS = frozenset(
@@ -106,14 +114,25 @@ def _spelling(key: str) -> str:
     return "".join(c for c in key if c.isalnum()).lower()
 
 
+def closest(key: str, candidates: Iterable[str]) -> str | None:
+    """The candidate ``key`` was probably meant as: the same ignoring case, then ignoring ``_``/``-`` too, else
+    difflib's best."""
+    ordered = sorted(candidates)
+    lowered = {name.lower(): name for name in ordered}
+    folded = {_spelling(name): name for name in ordered}
+    return (
+        lowered.get(key.lower())
+        or folded.get(_spelling(key))
+        or next(iter(difflib.get_close_matches(key, ordered, n=1, cutoff=0.7)), None)
+    )
+
+
 def unknown_option(key: object, template: Template) -> TemplateError:
     """A :class:`TemplateError` naming the unknown key, with the closest placeholder or option (difflib)."""
     names = sorted(template.names)
     if not isinstance(key, str):
         return TemplateError(f"option names must be strings, got {key!r} for {template.source!r}")
-    candidates = [*names, *sorted(OPTION_KEYS)]
-    folded = {_spelling(name): name for name in candidates}
-    close = folded.get(_spelling(key)) or next(iter(difflib.get_close_matches(key, candidates, n=1, cutoff=0.7)), None)
+    close = closest(key, [*names, *OPTION_KEYS])
     hint = ""
     if close is not None:
         hint = f"did you mean the {'placeholder' if close in template.names else 'option'} {close!r}? "

@@ -122,7 +122,10 @@ def _pem_private_key(source: Source, password: bytes | None) -> object:
             raise ValueError(f"the private key{where} is encrypted: give its passphrase") from None
         raise ValueError(f"the private key{where} is not encrypted: drop the passphrase") from None
     except (ValueError, UnsupportedAlgorithm) as exc:
-        if password is not None and "password" in str(exc).lower():
+        encrypted = b"ENCRYPTED PRIVATE KEY-----" in data or b"Proc-Type: 4,ENCRYPTED" in data
+        # A wrong passphrase usually fails the padding check ("password" in the message), but about 1 in 256
+        # decrypts to garbage with valid padding and then fails as unparsable DER: the same mistake.
+        if password is not None and ("password" in str(exc).lower() or encrypted):
             raise ValueError(f"wrong passphrase for the encrypted private key{where}") from None
         raise ValueError(f"could not parse the private key{where} ({describe(data)})") from None
 
