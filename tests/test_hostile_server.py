@@ -189,12 +189,17 @@ async def test_standalone_middleware_does_not_sign_a_redirect_to_another_origin(
         async with aiohttp.ClientSession(middlewares=(mw,)) as session:
             with pytest.raises(TemplateError, match="redirect"):
                 await session.get(fake.base_url + "v3/moved")
+            async with session.get(fake.base_url + "v3/moved", allow_redirects=False) as resp:
+                assert resp.status == 307  # seen, not followed; what comes next is another request
+            with pytest.raises(VerificationError):  # signed (the recorder's answer is not)
+                await session.get(str(server.make_url("/v3/other-path")))
             async with session.get(fake.base_url + "v3/moved-here") as resp:  # same origin: followed and signed
                 assert resp.status == 200 and (await resp.json())["path"] == "/v3/here"
             with pytest.raises(VerificationError):  # asked for directly, it is signed (its answer is not)
                 await session.get(target)
-    assert other.seen == [("/v3/landing", other.seen[0][1])] and other.seen[0][1] is not None
-    assert [s.target for s in fake.seen] == ["/v3/moved", "/v3/moved-here", "/v3/here"]
+    assert [path for path, _ in other.seen] == ["/v3/other-path", "/v3/landing"]
+    assert all(auth is not None for _, auth in other.seen)
+    assert [s.target for s in fake.seen] == ["/v3/moved", "/v3/moved", "/v3/moved-here", "/v3/here"]
 
 
 @pytest.mark.parametrize("option", ["base_url", "backup_base_url", "base_uri"])

@@ -168,9 +168,10 @@ class RequestContext:
 current_context: contextvars.ContextVar[RequestContext | None] = contextvars.ContextVar(
     "wechatpay_chain_request", default=None
 )
-# Set by the standalone middleware when an answer redirects to another origin: (from, to). aiohttp follows the
-# redirect in the same task, through the middleware again, which must then not sign for the new origin.
-_redirected: contextvars.ContextVar[tuple[Origin, Origin] | None] = contextvars.ContextVar(
+# Set by the standalone middleware when an answer redirects to another origin: (from, to, target path). aiohttp
+# follows the redirect in the same task, through the middleware again, which must then not sign for it. Only
+# the very next call, and only to that origin and path, is refused: another request is signed as usual.
+_redirected: contextvars.ContextVar[tuple[Origin, Origin, str] | None] = contextvars.ContextVar(
     "wechatpay_chain_redirect", default=None
 )
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
@@ -299,7 +300,7 @@ class WeChatPayMiddleware:
         redirect = _redirected.get()
         if redirect is not None:
             _redirected.set(None)
-            if redirect[1] == here:
+            if redirect[1] == here and redirect[2] == req.url.raw_path:
                 raise TemplateError(
                     f"refusing to sign a redirect from {_show(redirect[0])} to {_show(here)}: "
                     "the merchant Authorization stays with the origin it was made for"
@@ -316,12 +317,13 @@ class WeChatPayMiddleware:
         if not location:
             return
         try:
-            target = origin_of(req.url.join(yarl.URL(location)))
+            url = req.url.join(yarl.URL(location))
+            target = origin_of(url)
         except ValueError:
             return
         here = origin_of(req.url)
         if target != here:
-            _redirected.set((here, target))
+            _redirected.set((here, target, url.raw_path))
 
     async def _verify(self, rule: str, resp: ClientResponse) -> str | None:
         assert self.verifier is not None  # noqa: S101 - checked by the caller
