@@ -22,6 +22,7 @@ from wechatpay_chain.tour import (
     real_api_options,
     stock_body,
     unique,
+    usable_stock_body,
 )
 
 __all__ = [
@@ -67,6 +68,19 @@ class Target:
     def stock_id(self, coupon_id: str) -> str:
         """``WECHATPAY_STOCK_ID``, or the seeded coupon's first stock (the sandbox numbers them so)."""
         return os.environ.get("WECHATPAY_STOCK_ID") or f"{coupon_id}001"
+
+    def usable_stock_id(self, coupon_id: str) -> str:
+        """A stock whose coupons are usable now: added to the seeded coupon, or ``WECHATPAY_STOCK_ID``."""
+        if self.sandbox is None:
+            return os.environ["WECHATPAY_STOCK_ID"]
+        with self.sync_client() as wxpay:
+            body = usable_stock_body(self.brand_id, unique("usable"))
+            return str(wxpay.chain(PREFIX + "/{id}/stocks").post(id=coupon_id, json=body).json()["stock_id"])
+
+    def user(self, n: int) -> tuple[str, str]:
+        """``(appid, openid)`` of a user to send to: ``WECHATPAY_APPID``/``WECHATPAY_OPENID``, or made up."""
+        appid = os.environ.get("WECHATPAY_APPID", "wx233544546545989")
+        return appid, os.environ.get("WECHATPAY_OPENID") or f"o_example_user_{n:04d}"
 
     def run_both(
         self, label: str, run_async: Callable[..., Awaitable[Any]], run_sync: Callable[..., Any], *args: Any

@@ -22,6 +22,7 @@ def test_every_example_runs() -> None:
         "get_stock.py",
         "patch_stock.py",
         "add_stock_bundle.py",
+        "user_coupons.py",
     }
     running = {
         p.name: subprocess.Popen(
@@ -38,6 +39,9 @@ def test_every_example_runs() -> None:
             text = out.decode()
             assert "tour complete" in text
             assert "ALREADY_EXISTS" in text and "PARAM_ERROR" in text and "json.stock.stock_send_rule.max_count" in text
+        elif name == "user_coupons.py":
+            text = out.decode()
+            assert text.count("use→USED") == text.count("deactivate→DEACTIVATED") == 6, text
         else:
             assert "sandbox" in out.decode()
     assert not failures, failures

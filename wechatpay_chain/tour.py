@@ -12,6 +12,8 @@ to configure, no network). To run it against WeChat Pay instead, set:
     WECHATPAY_BRAND_ID      the brand (品牌ID) authorised to this service provider
     WECHATPAY_APIV3_KEY     optional, the APIv3 key
     WECHATPAY_BASE_URL      optional, default https://api.mch.weixin.qq.com/
+    WECHATPAY_APPID, WECHATPAY_OPENID   optional: a user to send coupons to (else the user-coupon steps are
+                            skipped against the real API)
 
 Exit status 0 when every step behaved as expected. The tour is a sequence of steps (:data:`STEPS`), each an
 ``async def step(t: Tour)`` that reads and records ids on the shared :class:`Tour`; add a step by writing one
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import sys
@@ -32,6 +35,7 @@ from typing import Any
 
 from ._client import Client
 from .errors import APIError, TemplateError
+from .notify import Notification, aiohttp_handler
 from .sandbox import Sandbox
 from .types import AddStockBundleRequest, AddStockRequest, CreateProductCouponRequest, NewStock
 
@@ -49,6 +53,7 @@ __all__ = [
     "run",
     "stock_body",
     "unique",
+    "usable_stock_body",
 ]
 
 PREFIX = "v3/marketing/partner/product-coupon/product-coupons"
@@ -162,7 +167,23 @@ class Tour:
     coupon_id: str = ""
     stock_id: str = ""
     first_stock: AddStockRequest | None = None
+    bundle_id: str = ""
+    appid: str = "wx233544546545989"
+    openid: str = "o_tour_user_0001"
+    coupon_code: str = ""
+    user_stock: str = ""
+    received: list[Notification] = field(default_factory=list)
     notes: dict[str, Any] = field(default_factory=dict)
+    cleanup: contextlib.AsyncExitStack = field(default_factory=contextlib.AsyncExitStack)
+
+    @property
+    def users(self) -> Any:
+        return self.wxpay.v3.marketing.partner.productCoupon.users
+
+    @property
+    def has_user(self) -> bool:
+        """A user to send to: always in the sandbox; against the real API only with WECHATPAY_OPENID."""
+        return self.sandbox is not None or bool(os.environ.get("WECHATPAY_OPENID"))
 
     @property
     def coupons(self) -> Any:
@@ -229,6 +250,7 @@ async def add_bundle(t: Tour) -> None:
     """Add a stock bundle (seed 002): one stock per step of the progressive discount."""
     body = bundle_body(t.brand_id, unique("tour_bundle"), [(5000, 300), (10000, 800)])
     bundle = (await t.coupons._product_coupon_id_.stockBundles.post(product_coupon_id=t.coupon_id, json=body)).json()
+    t.bundle_id = bundle["stock_bundle_id"]
     t.show(
         f"stock bundle {bundle['stock_bundle_id']}",
         [(s["stock_id"], s["progressive_bundle_usage_rule"]["normal_coupon"]) for s in bundle["stock_list"]],
@@ -275,10 +297,112 @@ async def validation(t: Tour) -> None:
         t.check(False, "PARAM_ERROR expected")
 
 
+async def set_notify_url(t: Tour) -> None:
+    """Serve a notification endpoint on loopback (it verifies and decrypts) and register it (notify-configs)."""
+    if t.sandbox is None:
+        url = os.environ.get("WECHATPAY_NOTIFY_URL", "")
+        if url:
+            await t.wxpay.v3.marketing.partner.productCoupon.notifyConfigs.post(json={"notify_url": url})
+        t.show("notify URL", url or "skipped (set WECHATPAY_NOTIFY_URL to register a public endpoint)")
+        return
+    from aiohttp import web
+
+    app = web.Application()
+    app.router.add_post("/notify", aiohttp_handler(t.wxpay, t.received.append))
+    runner = web.AppRunner(app)
+    await runner.setup()
+    t.cleanup.push_async_callback(runner.cleanup)
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    url = f"http://127.0.0.1:{runner.addresses[0][1]}/notify"
+    doc = (await t.wxpay.v3.marketing.partner.productCoupon.notifyConfigs.post(json={"notify_url": url})).json()
+    t.show("notify URL set", doc)
+
+
+def usable_stock_body(brand_id: str, out_request_no: str) -> AddStockRequest:
+    """A stock whose coupons are usable from now for 30 days (so a lifecycle works whatever the date)."""
+    body = stock_body(brand_id, out_request_no, "用户券")
+    now = time.time()
+    period = body["stock"]["sequential_usage_rule"]["coupon_available_period"]
+    period["available_begin_time"] = time.strftime("%Y-%m-%dT%H:%M:%S+08:00", time.gmtime(now + 8 * 3600 - 3600))
+    period["available_end_time"] = time.strftime("%Y-%m-%dT%H:%M:%S+08:00", time.gmtime(now + 8 * 3600 + 30 * 86400))
+    return body
+
+
+async def send_to_user(t: Tour) -> None:
+    """Send a coupon to a user (``send_request_no`` idempotent); WeChat Pay notifies PRODUCT_COUPON_SP.SEND."""
+    if not t.has_user:
+        t.show("send to a user", "skipped (set WECHATPAY_APPID and WECHATPAY_OPENID)")
+        return
+    t.appid = os.environ.get("WECHATPAY_APPID", t.appid)
+    t.openid = os.environ.get("WECHATPAY_OPENID", t.openid)
+    stocks = t.coupons._product_coupon_id_.stocks
+    user_stock = usable_stock_body(t.brand_id, unique("tour_user"))
+    t.user_stock = (await stocks.post(product_coupon_id=t.coupon_id, json=user_stock)).json()["stock_id"]
+    body = {"brand_id": t.brand_id, "product_coupon_id": t.coupon_id, "stock_id": t.user_stock, "appid": t.appid,
+            "send_request_no": unique("tour_send"), "attach": "tour"}
+    sent = (await t.users._openid_.coupons.post(openid=t.openid, json=body, validate=True)).json()
+    t.coupon_code = sent["coupon_code"]
+    t.show(f"sent coupon {t.coupon_code} to {t.openid}", {k: sent[k] for k in ("coupon_state", "valid_end_time")})
+    if t.sandbox is not None:
+        await t.sandbox.notifications.wait("PRODUCT_COUPON_SP.SEND")
+        t.check(bool(t.received), "the SEND notification did not reach the endpoint")
+        note = t.received[-1]
+        t.show(f"received {note.event_type} (signature verified, resource decrypted)", note.resource)
+        t.check(note.resource["coupon_code"] == t.coupon_code, "the notification names another coupon")
+
+
+async def _lifecycle_call(t: Tour, action: str, **more: Any) -> dict[str, Any]:
+    body = {"brand_id": t.brand_id, "product_coupon_id": t.coupon_id, "stock_id": t.user_stock, "appid": t.appid,
+            "out_request_no": unique(f"tour_{action}"), **more}
+    node = t.wxpay.chain("v3/marketing/partner/product-coupon/users/{openid}/coupons/{coupon_code}/" + action)
+    doc: dict[str, Any] = (await node.post(openid=t.openid, coupon_code=t.coupon_code, json=body)).json()
+    t.show(f"{action}: coupon {t.coupon_code} is {doc['coupon_state']}", doc.get("single_usage_detail") or {})
+    return doc
+
+
+async def coupon_lifecycle(t: Tour) -> None:
+    """Confirm → use → return → deactivate the user's coupon; using it twice is refused."""
+    if not t.coupon_code:
+        t.show("user coupon lifecycle", "skipped (no coupon sent)")
+        return
+    confirmed = await _lifecycle_call(t, "confirm")
+    t.check(confirmed["coupon_state"] in ("PENDING", "EFFECTIVE"), "confirm should make the coupon usable")
+    order = {"transaction_id": "4200000000123456789123456789", "out_trade_no": unique("tour_order")}
+    use = {"use_time": time.strftime("%Y-%m-%dT%H:%M:%S+08:00", time.gmtime(time.time() + 8 * 3600)),
+           "associated_order_info": order}
+    t.check((await _lifecycle_call(t, "use", **use))["coupon_state"] == "USED", "use should make it USED")
+    try:
+        await _lifecycle_call(t, "use", **use)
+    except APIError as exc:
+        t.show("using it again", {"status": exc.status, "code": exc.code})
+    else:
+        t.check(False, "a second use should be refused")
+    t.check((await _lifecycle_call(t, "return"))["coupon_state"] == "EFFECTIVE", "return should make it usable")
+    gone = await _lifecycle_call(t, "deactivate", deactivate_reason="tour")
+    t.check(gone["coupon_state"] == "DEACTIVATED", "deactivate should make it DEACTIVATED")
+
+
+async def send_bundle(t: Tour) -> None:
+    """Send the stock bundle to the user: one coupon per stock, in one user coupon bundle."""
+    if not t.has_user or not t.bundle_id:
+        t.show("send a bundle", "skipped")
+        return
+    body = {"brand_id": t.brand_id, "product_coupon_id": t.coupon_id, "stock_bundle_id": t.bundle_id,
+            "appid": t.appid, "send_request_no": unique("tour_bsend")}
+    sent = (await t.users._openid_.couponBundles.post(openid=t.openid, json=body)).json()
+    codes = [(c["coupon_code"], c["coupon_state"]) for c in sent["user_product_coupon_list"]]
+    t.show(f"sent user coupon bundle {sent['user_coupon_bundle_id']}", codes)
+    t.check(len(codes) == 2, "one coupon per stock of the bundle")
+
+
 Step = Callable[[Tour], Awaitable[None]]
 
 #: the tour, in order; each step may rely on what the earlier ones recorded on the :class:`Tour`
-STEPS: tuple[Step, ...] = (create_coupon, add_stocks, list_stocks, read_and_patch, add_bundle, replay, validation)
+STEPS: tuple[Step, ...] = (
+    create_coupon, add_stocks, list_stocks, read_and_patch, add_bundle, replay, validation, set_notify_url,
+    send_to_user, coupon_lifecycle, send_bundle,
+)
 
 
 # -- running it ---------------------------------------------------------------------------------------------
@@ -289,9 +413,10 @@ async def run(
 ) -> Tour:
     """Run ``steps`` (default :data:`STEPS`) in order on one :class:`Tour`; :class:`TourFailed` at a surprise."""
     t = Tour(wxpay, brand_id, sandbox)
-    for number, step in enumerate(STEPS if steps is None else steps, 1):
-        t.number = number
-        await step(t)
+    async with t.cleanup:
+        for number, step in enumerate(STEPS if steps is None else steps, 1):
+            t.number = number
+            await step(t)
     return t
 
 
