@@ -20,6 +20,8 @@ import pytest
 from aiohttp import web
 from cdp import CHROMIUM, Chromium
 from conftest import Keys, serve
+from test_sandbox_cli import start as start_standalone
+from test_sandbox_cli import wait_for as wait_for_config
 
 from wechatpay_chain import APIError, Client, crypto, paysign
 from wechatpay_chain._schemas import payments as ps
@@ -226,6 +228,10 @@ async def test_close_transitions_and_refusals(sb: Sandbox, wxpay: Client, inbox:
     with pytest.raises(Failure) as info:
         sb.pay("T20260101000001")
     assert info.value.code == "ORDER_CLOSED"
+    closed_refund = await refused(wxpay.v3.refund.domestic.refunds.post(json={
+        "out_trade_no": "T20260101000001", "out_refund_no": "R-CLOSED", "amount": {"refund": 1, "total": 100,
+                                                                                   "currency": "CNY"}}))
+    assert (closed_refund.status, closed_refund.code) == (400, "INVALID_REQUEST")
     missing = await refused(close.post(out_trade_no="T-NOPE-00001", json={"mchid": MCHID}))
     assert (missing.status, missing.code) == (404, "ORDER_NOT_EXIST")
     wrong = await refused(close.post(out_trade_no="T20260101000001", json={"mchid": "1900000999"}))
@@ -579,6 +585,52 @@ async def test_checkout_page_over_http(sb: Sandbox, wxpay: Client, inbox: Inbox)
         async with http.get(sb.url + "_sandbox/checkout/wx-unknown") as r:
             assert r.status == 404
     await notes(sb, inbox, "TRANSACTION.SUCCESS")
+
+
+async def test_whole_integration_against_a_standalone_sandbox(tmp_path: Path) -> None:
+    """A separate sandbox process: config.json → Client, the payer from the CLI, callbacks, refund, bill."""
+    proc = start_standalone(tmp_path, "--quiet")
+    try:
+        config = wait_for_config(tmp_path / "config.json", proc)
+        async with Client(**config) as wxpay:  # type: ignore[arg-type]
+            arrived: asyncio.Queue[Notification] = asyncio.Queue()
+            app = web.Application()
+            app.router.add_post("/notify", aiohttp_handler(wxpay, arrived.put_nowait))
+            async with serve(app) as server:
+                url = str(server.make_url("/notify"))
+                base = str(config["base_url"])
+                code_url = (await wxpay.v3.pay.transactions.native.post(json={
+                    "appid": APPID, "mchid": config["mchid"], "description": "独立沙箱", "out_trade_no": "SA-00000001",
+                    "amount": {"total": 300}, "notify_url": url})).json()["code_url"]
+                async with aiohttp.ClientSession() as http, http.get(code_url) as page:
+                    assert page.status == 200 and "¥3.00" in await page.text()
+
+                def cli(*args: str) -> subprocess.CompletedProcess[str]:
+                    return subprocess.run([sys.executable, "-m", "wechatpay_chain", "sandbox", "payer", *args,
+                                           "--url", base], capture_output=True, text=True, timeout=60, check=False)
+
+                paid = await asyncio.to_thread(cli, "pay", "SA-00000001", "--openid", "o-standalone")
+                assert paid.returncode == 0, paid.stderr + paid.stdout
+                note = await asyncio.wait_for(arrived.get(), 15)
+                assert (note.event_type, note.resource["payer"]["openid"]) == ("TRANSACTION.SUCCESS", "o-standalone")
+                await wxpay.v3.refund.domestic.refunds.post(json={
+                    "out_trade_no": "SA-00000001", "out_refund_no": "SA-R-1", "notify_url": url,
+                    "amount": {"refund": 300, "total": 300, "currency": "CNY"}})
+                settled = await asyncio.to_thread(cli, "settle-refund", "SA-R-1", "--outcome", "SUCCESS")
+                assert settled.returncode == 0, settled.stderr + settled.stdout
+                note = await asyncio.wait_for(arrived.get(), 15)
+                assert (note.event_type, note.resource["refund_status"]) == ("REFUND.SUCCESS", "SUCCESS")
+                r = await wxpay.v3.pay.transactions.outTradeNo._out_trade_no_.get(
+                    out_trade_no="SA-00000001", query={"mchid": config["mchid"]})
+                assert r.json()["trade_state"] == "REFUND"
+                day = r.json()["success_time"][:10]  # the sandbox's China-time day of the payment
+                step1 = (await wxpay.v3.bill.tradebill.get(query={"bill_date": day})).json()
+                bill = parse_bill((await wxpay.download(step1)).content)
+                assert {(row["商户订单号"], row["交易状态"]) for row in bill.rows} == {
+                    ("SA-00000001", "SUCCESS"), ("SA-00000001", "REFUND")}
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=15)
 
 
 # -- the checkout page in a real browser -------------------------------------------------------------------------
