@@ -21,6 +21,7 @@ Each block runs in-process, as ``__main__``, in an empty temporary working direc
 from __future__ import annotations
 
 import ast
+import importlib.util
 import ipaddress
 import re
 import signal
@@ -195,3 +196,16 @@ def test_no_placeholder_bodies(block: Block) -> None:
             isinstance(e, ast.Constant) and e.value is Ellipsis for e in node.elts
         ):
             pytest.fail(f"{block.name}: line {node.lineno} uses ... as a value")
+
+
+def test_readme_states_the_two_commands_ci_runs() -> None:
+    """.ci/run executes these two lines verbatim on a lone copy of the checkout; keep them parseable."""
+    spec = importlib.util.spec_from_file_location("readme_commands", ROOT / ".ci" / "readme_commands.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    tour, tests = module.commands((ROOT / "README.md").read_text(encoding="utf-8"))
+    assert tour.startswith("python3 -m venv .venv && ") and tour.endswith("wechatpay-chain tour")
+    assert tests.startswith("python3 -m venv .venv && ") and tests.endswith("-m pytest -q")
+    with pytest.raises(SystemExit, match="exactly two one-line sh blocks"):
+        module.commands("## Two commands on a fresh machine\n\n```sh\nls\n```\n\n## Next\n\n```sh\nls\n```\n")
