@@ -395,3 +395,16 @@ def test_every_wrong_passphrase_is_called_one(keys: Keys) -> None:
         pytest.fail("no wrong passphrase got past the padding check")
     with pytest.raises(ValueError, match="wrong passphrase for the encrypted private key"):
         crypto.load_private_key(pem, guess)
+
+
+async def test_validate_checks_the_body_as_sent(fake: FakeWeChat) -> None:
+    order = {
+        "appid": "wxd678efh567hg6787", "mchid": MCHID, "description": "Image形象店", "out_trade_no": "1217752501",
+        "notify_url": "https://www.weixin.qq.com/wxpay/pay.php", "amount": {"total": 1, "currency": "CNY"},
+        "time_expire": dt.datetime(2026, 1, 1, tzinfo=dt.timezone(dt.timedelta(hours=8))),
+    }
+    async with fake.client(validate=True) as wxpay:
+        await wxpay.v3.pay.transactions.native.post(json=order)  # a datetime is the RFC 3339 string WeChat reads
+        with pytest.raises(TemplateError, match="time_expire"):
+            await wxpay.v3.pay.transactions.native.post(json={**order, "time_expire": "tomorrow"})
+    assert b'"time_expire":"2026-01-01T00:00:00+08:00"' in fake.seen[-1].body and len(fake.seen) == 1

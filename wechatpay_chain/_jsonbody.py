@@ -21,7 +21,7 @@ import orjson
 
 from .errors import TemplateError
 
-__all__ = ["encode"]
+__all__ = ["encode", "plain"]
 
 _OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME
 _PLAIN = (str, int, float, bool, type(None))
@@ -85,6 +85,17 @@ def _find(value: Any, path: str) -> tuple[str, str] | None:
     except TypeError as exc:
         return path, str(exc)
     return _find(converted, path) if converted is not value else None
+
+
+def plain(value: Any) -> bool:
+    """Only JSON's own types (str, int, float, bool, None, dict, list): the payload reads back as itself."""
+    if isinstance(value, _PLAIN):
+        return True
+    if isinstance(value, dict):
+        return all(plain(item) for item in value.values())
+    if isinstance(value, list):
+        return all(plain(item) for item in value)
+    return False
 
 
 def _float_amount(payload: dict[str, Any]) -> str | None:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
+import orjson
 import yarl
 
 from . import _config, _jsonbody, sensitive
@@ -141,11 +142,12 @@ def _build(client: Client, method: str, template: Template, values: dict[str, An
     if payload is not None:
         if "body" in opts:
             raise TemplateError("give either json or body, not both")
+        body = _jsonbody.encode(payload)
         if opts.get("validate", client.validate):
             from .schema import validate_request
 
-            validate_request(method, template.source, payload)
-        body = _jsonbody.encode(payload)
+            # What is sent, as WeChat Pay will read it (a datetime is a string there, an Enum its value).
+            validate_request(method, template.source, payload if _jsonbody.plain(payload) else orjson.loads(body))
         headers.setdefault("Content-Type", "application/json")
         sensitive.apply_serial(payload, headers)  # Wechatpay-Serial of encrypted fields (issue 4)
     elif "body" in opts:
