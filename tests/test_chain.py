@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import copy
+import gc
 import pickle
+import weakref
 from typing import Any
 
 import pytest
+from conftest import FakeWeChat
 
 from wechatpay_chain import Node, SyncNode
-from wechatpay_chain._chain import normalize
+from wechatpay_chain._chain import CACHE_LIMIT, ChildCache, normalize
 from wechatpay_chain._template import Template
 
 
@@ -153,3 +156,33 @@ def test_public_surface_is_the_five_verbs(root: Node) -> None:
 def test_item_access_requires_strings(root: Node) -> None:
     with pytest.raises(TypeError):
         root[1]  # type: ignore[index]
+
+
+# -- issue 11 finding 12: the cache of attribute-reached children is bounded ---------------------------------
+async def test_walking_ever_new_names_keeps_a_bounded_cache(fake: FakeWeChat) -> None:
+    """250k distinct names used to keep 250k nodes (107 MiB) for the client's lifetime."""
+    created: list[weakref.ref[Node]] = []
+    async with fake.client() as wxpay:
+        hot = wxpay.v3.pay.transactions.id
+        for i in range(3 * CACHE_LIMIT):
+            created.append(weakref.ref(getattr(wxpay.v3, f"n{i}")))
+            created.append(weakref.ref(getattr(getattr(wxpay, f"top{i}"), f"deep{i}")))
+        gc.collect()
+        alive = sum(ref() is not None for ref in created)
+        assert alive <= CACHE_LIMIT, alive  # 4 × 4096 were cached before the bound
+        assert len(wxpay.v3.__dict__) <= CACHE_LIMIT + 8 and len(wxpay.__dict__) <= 200
+        # Still a working chain against the server, and a hot path is cached again on its next walk.
+        r = await wxpay.v3.pay.transactions.id._transaction_id_.get(transaction_id="42")
+        assert r.json()["path"] == "/v3/pay/transactions/id/42"
+        assert wxpay.v3.pay.transactions.id is wxpay.v3.pay.transactions.id
+        assert str(hot) == str(wxpay.v3.pay.transactions.id) == "v3/pay/transactions/id"
+
+
+def test_child_cache_drops_everything_when_full() -> None:
+    cache = ChildCache(limit=3)
+    root = Node(Recorder(), "", cache)  # type: ignore[arg-type]
+    a, b = root.a, root.b
+    assert root.a is a and a.x is a.x  # a, b, a.x cached: full
+    c = root.c  # the fourth: everything is dropped first, then c is kept
+    assert len(cache) == 1 and root.c is c and "a" not in root.__dict__ and "x" not in a.__dict__
+    assert root.a is not a and str(root.a.x) == "a/x" and root.b is not b

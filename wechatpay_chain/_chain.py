@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import keyword
 import re
+import weakref
 from collections.abc import Awaitable, Coroutine, Mapping
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Generic, NoReturn, Protocol, TypeVar, overload
@@ -33,6 +34,37 @@ _KEYWORDS = frozenset(k for k in keyword.kwlist if k.islower())
 _UPPER = re.compile(r"[A-Z]")
 # Names that tools probe for and that look like placeholders; they must never become segments.
 _PROBE_PREFIXES = ("repr_", "ipython_", "_", "pytest", "mock_", "jupyter", "fields")
+
+
+#: At most this many attribute-reached children are cached per tree (a chain walked with ever-new names, e.g.
+#: ``getattr(node, user_input)``, must not keep every node for ever). Far more than any API surface needs.
+CACHE_LIMIT = 4096
+
+
+class ChildCache(list[tuple["weakref.ref[Any]", str]]):
+    """The bound on a tree's cached children, shared by a root and every node reached from it: a list of
+    ``(weak reference to the owner, name)`` entries (weak, so the cache keeps no node or client alive).
+
+    A hit is a plain instance-dict lookup (the fast path stays untouched); only a miss comes here. When the
+    cache is full, every entry is dropped and caching starts over, so hot paths are cached again at once.
+    """
+
+    __slots__ = ("limit",)
+
+    def __init__(self, limit: int = CACHE_LIMIT) -> None:
+        super().__init__()
+        self.limit = limit
+
+    def keep(self, owner: object, name: str, child: object) -> None:
+        """Cache ``child`` as the instance attribute ``owner.name``, within the limit."""
+        if len(self) >= self.limit:
+            for ref, key in self:
+                holder = ref()
+                if holder is not None:
+                    holder.__dict__.pop(key, None)
+            self.clear()
+        owner.__dict__[name] = child
+        self.append((weakref.ref(owner), name))
 
 
 class _Dispatcher(Protocol[R]):
@@ -83,15 +115,18 @@ class _Verb(Generic[V]):
 
 
 class _Base(Generic[R]):
-    """Shared node behaviour. State lives in ``__dict__`` (children are cached there too); writes are refused."""
+    """Shared node behaviour. State lives in ``__dict__`` (children are cached there too, within the tree's
+    :class:`ChildCache` bound); writes are refused."""
 
     _client: Any  # a _Dispatcher[R]; typed loosely because the async and sync clients differ
     _path: str
+    _cache: ChildCache
 
-    def __init__(self, client: _Dispatcher[R], path: str) -> None:
+    def __init__(self, client: _Dispatcher[R], path: str, cache: ChildCache | None = None) -> None:
         d = self.__dict__
         d["_client"] = client
         d["_path"] = path
+        d["_cache"] = ChildCache() if cache is None else cache
 
     def _join(self, segment: str) -> str:
         return f"{self._path}/{segment}" if self._path else segment
@@ -160,19 +195,19 @@ class Node(_Base["Awaitable[Response]"]):
 
     def __getattr__(self, name: str) -> Node:
         # Only reached on a miss: the child is then cached in __dict__ and found directly next time.
-        child = Node(self._client, self._join(self._segment(name)))
-        self.__dict__[name] = child
+        child = Node(self._client, self._join(self._segment(name)), self._cache)
+        self._cache.keep(self, name, child)
         return child
 
     def __getitem__(self, segment: str) -> Node:
         if not isinstance(segment, str):
             raise TypeError(f"path segments are strings, not {type(segment).__name__}")
-        return Node(self._client, self._join(segment))
+        return Node(self._client, self._join(segment), self._cache)
 
     def _make_verb(self, verb: str) -> AsyncVerb:
         if verb in ASYNC_VERBS:
-            return PromiseVerb(self._client, self._join(normalize(verb)), verb[:-5].upper(), self._path)
-        return AsyncVerb(self._client, self._join(verb), verb.upper(), self._path)
+            return PromiseVerb(self._client, self._join(normalize(verb)), verb[:-5].upper(), self._path, self._cache)
+        return AsyncVerb(self._client, self._join(verb), verb.upper(), self._path, self._cache)
 
 
 class AsyncVerb(Node):
@@ -181,8 +216,15 @@ class AsyncVerb(Node):
     _method: str
     _parent: str
 
-    def __init__(self, client: _Dispatcher[Awaitable[Response]], path: str, method: str, parent: str) -> None:
-        super().__init__(client, path)
+    def __init__(
+        self,
+        client: _Dispatcher[Awaitable[Response]],
+        path: str,
+        method: str,
+        parent: str,
+        cache: ChildCache | None = None,
+    ) -> None:
+        super().__init__(client, path, cache)
         self.__dict__["_method"] = method
         self.__dict__["_parent"] = parent
 
@@ -218,19 +260,20 @@ class SyncNode(_Base["Response"]):
     deleteAsync: _Verb[SyncPromiseVerb] = _Verb()
 
     def __getattr__(self, name: str) -> SyncNode:
-        child = SyncNode(self._client, self._join(self._segment(name)))
-        self.__dict__[name] = child
+        child = SyncNode(self._client, self._join(self._segment(name)), self._cache)
+        self._cache.keep(self, name, child)
         return child
 
     def __getitem__(self, segment: str) -> SyncNode:
         if not isinstance(segment, str):
             raise TypeError(f"path segments are strings, not {type(segment).__name__}")
-        return SyncNode(self._client, self._join(segment))
+        return SyncNode(self._client, self._join(segment), self._cache)
 
     def _make_verb(self, verb: str) -> SyncVerb:
         if verb in ASYNC_VERBS:
-            return SyncPromiseVerb(self._client, self._join(normalize(verb)), verb[:-5].upper(), self._path)
-        return SyncVerb(self._client, self._join(verb), verb.upper(), self._path)
+            segment = self._join(normalize(verb))
+            return SyncPromiseVerb(self._client, segment, verb[:-5].upper(), self._path, self._cache)
+        return SyncVerb(self._client, self._join(verb), verb.upper(), self._path, self._cache)
 
 
 class SyncVerb(SyncNode):
@@ -239,8 +282,10 @@ class SyncVerb(SyncNode):
     _method: str
     _parent: str
 
-    def __init__(self, client: _Dispatcher[Response], path: str, method: str, parent: str) -> None:
-        super().__init__(client, path)
+    def __init__(
+        self, client: _Dispatcher[Response], path: str, method: str, parent: str, cache: ChildCache | None = None
+    ) -> None:
+        super().__init__(client, path, cache)
         self.__dict__["_method"] = method
         self.__dict__["_parent"] = parent
 

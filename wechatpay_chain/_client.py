@@ -205,7 +205,7 @@ class Client:
         if name.startswith("_"):
             raise AttributeError(name)
         node: Node = getattr(self._root, name)
-        self.__dict__[name] = node  # next time a plain attribute hit
+        self._root._cache.keep(self, name, node)  # next time a plain attribute hit (bounded)
         return node
 
     def __getitem__(self, path: str) -> Node:

@@ -44,7 +44,7 @@ class SyncClient:
         if name.startswith("_"):
             raise AttributeError(name)
         node: SyncNode = getattr(self._root, name)
-        self.__dict__[name] = node
+        self._root._cache.keep(self, name, node)  # next time a plain attribute hit (bounded)
         return node
 
     def __getitem__(self, path: str) -> SyncNode:
