@@ -388,3 +388,55 @@ async def test_documented_limits(wxpay: Client, change: Any, field: str, words: 
     change(body)
     error = await refused(wxpay.chain(PC + "/product-coupons").post(json=body), "PARAM_ERROR")
     assert error.detail["field"] == field and words in str(error.message), error.message
+
+
+async def test_sequential_coupon_counts_uses(sb: Sandbox, wxpay: Client) -> None:
+    body = copy.deepcopy(samples.CREATE_PRODUCT_COUPON["json"])
+    seq_stock = stock(sb)
+    rule = seq_stock.pop("single_usage_rule")
+    seq_stock["sequential_usage_rule"] = {"coupon_available_period": {
+        k: v for k, v in rule["coupon_available_period"].items() if k != "available_days"},
+        "normal_coupon_list": [{"threshold": 100, "discount_amount": 10}]}
+    body.update(out_request_no="seq_c00001", usage_mode="SEQUENTIAL", stock=seq_stock,
+                sequential_usage_info={"type": "EQUAL", "count": 2, "available_days": 30})
+    created = (await wxpay.chain(PC + "/product-coupons").post(json=body)).json()
+    cid, sid = created["product_coupon_id"], created["stock"]["stock_id"]
+    code = (await send(wxpay, "o_seq", cid, sid, "seq_send01"))["coupon_code"]
+    node = wxpay.chain(PC + "/users/{openid}/coupons/{code}/{action}")
+    await node.post(openid="o_seq", code=code, action="confirm", json=ref(cid, sid, "seq_conf01"))
+
+    def use(n: int, index: int) -> Any:
+        return node.post(openid="o_seq", code=code, action="use", json=ref(
+            cid, sid, f"seq_use_{n:03d}", use_time=sb.clock.rfc3339(), associated_order_info={},
+            sequential_coupon_index=index))
+
+    first = (await use(1, 0)).json()
+    assert (first["coupon_state"], first["sequential_usage_detail"]["used_count"]) == ("EFFECTIVE", 1)
+    await refused(use(2, 0))  # index 0 was used: the next is 1
+    last = (await use(3, 1)).json()
+    assert (last["coupon_state"], last["sequential_usage_detail"]["used_count"]) == ("USED", 2)
+    await refused(use(4, 2))
+
+
+async def test_constructor_notify_url_is_the_default(keys: Keys) -> None:
+    got: list[bytes] = []
+
+    async def accept(request: web.Request) -> web.Response:
+        got.append(await request.read())
+        return web.Response(status=204)
+
+    app = web.Application()
+    app.router.add_post("/n", accept)
+    async with serve(app) as server:
+        url = str(server.make_url("/n"))
+        async with box(keys, notify_url=url) as sandbox, sandbox.client(retry=None) as wxpay:
+            assert (await wxpay.chain(PC + "/notify-configs").get()).json()["notify_url"] == url
+            cid, sid = await create(wxpay, sandbox, "dflt_c0001")
+            await send(wxpay, "o_d", cid, sid, "dflt_send1")
+            await sandbox.notifications.wait("PRODUCT_COUPON_SP.SEND")
+            assert len(got) == 1
+        async with box(keys) as bare, bare.client(retry=None) as wxpay:
+            await refused(wxpay.chain(PC + "/notify-configs").get(), "NOT_FOUND")
+            cid, sid = await create(wxpay, bare, "dflt_c0002")
+            await send(wxpay, "o_d", cid, sid, "dflt_send2")  # no URL: nothing is sent
+            assert bare.notifications.log == []

@@ -328,3 +328,30 @@ def test_docs_extension_example_runs() -> None:
     assert out.returncode == 0, out.stderr
     assert "PARAM_ERROR {'location': None, 'value': ['/body/oops']" in out.stdout
     assert "[500, 204] {'out_trade_no': 'T1'}" in out.stdout
+
+
+def _outward_address() -> str | None:
+    """A non-loopback address of this machine, if it has one (the admin interface must refuse it)."""
+    import socket
+
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            probe.connect(("192.0.2.1", 9))  # no packet is sent: this only picks the outgoing interface
+            address: str = probe.getsockname()[0]
+    except OSError:
+        return None
+    return None if address.startswith("127.") else address
+
+
+async def test_admin_interface_answers_loopback_only(keys: Keys) -> None:
+    address = _outward_address()
+    if address is None:
+        pytest.skip("no non-loopback interface")
+    async with box(keys, host="0.0.0.0", port=0) as sandbox, aiohttp.ClientSession() as session:  # noqa: S104
+        outside = f"http://{address}:{sandbox.port}/_sandbox/clock/advance"
+        async with session.post(outside, json={"seconds": 3600}) as resp:
+            assert resp.status == 403
+        assert sandbox.clock.offset == 0
+        async with session.post(f"http://127.0.0.1:{sandbox.port}/_sandbox/clock/advance", json={"seconds": 1}) as resp:
+            assert resp.status == 200
+        assert sandbox.clock.offset == 1
