@@ -363,6 +363,21 @@ async def test_refund_outcomes_are_selectable(sb: Sandbox, wxpay: Client, inbox:
         assert (await refused(retry)).code == "INVALID_REQUEST"
 
 
+async def test_refund_without_notify_url_goes_to_the_configured_url(keys: Keys) -> None:
+    nowhere = Inbox(url="http://127.0.0.1:9/notify")  # nothing listens: the first attempt is what counts
+    configured = "http://127.0.0.1:9/refunds"
+    async with Sandbox(merchant=keys.merchant, platform=keys.platform, notify_url=configured) as box, \
+            box.client(retry=None) as client:
+        await native(client, order(nowhere))
+        box.pay("T20260101000001")
+        body = refund_body(nowhere, "R-0001", 10)
+        del body["notify_url"]
+        await client.v3.refund.domestic.refunds.post(json=body)
+        box.settle_refund("R-0001")
+        [delivery] = await box.notifications.wait("REFUND.SUCCESS", delivered=False)
+    assert delivery.url == configured and delivery.resource["out_refund_no"] == "R-0001"
+
+
 async def test_settle_refund_now_and_by_transaction_id(sb: Sandbox, wxpay: Client, inbox: Inbox) -> None:
     await native(wxpay, order(inbox))
     transaction_id = sb.pay("T20260101000001")["transaction_id"]

@@ -104,7 +104,8 @@ class Sandbox:
             self.engine, brands=brands, initial_stock_state=initial_stock_state, notify_url=notify_url,
             base_url=lambda: self.url,
         )
-        payments.register(self.engine)
+        # notify_url also stands for the refund callback URL configured on the merchant platform.
+        payments.register(self.engine).default_notify_url = notify_url
         self.notify_url = notify_url
         #: The APIv2 (XML) surface: /pay/micropay, /pay/orderquery, /secapi/pay/refund, refund notifications.
         self.v2 = V2Fake(apiv2_key or crypto.nonce(32), mchid)

@@ -55,6 +55,9 @@ class Payments:
         self.engine = engine
         self.ledger = Ledger(clock=engine.clock.now)
         self.bills: dict[str, BillFile] = {}
+        #: Where ``REFUND.*`` goes for a refund applied for without ``notify_url`` (WeChat Pay uses the URL set on
+        #: the merchant platform then); ``Sandbox(notify_url=...)`` sets it.
+        self.default_notify_url: str | None = None
 
     def reset(self) -> None:
         self.ledger.reset()
@@ -113,9 +116,10 @@ class Payments:
             self._notify_refund(refund)
 
     def _notify_refund(self, refund: Refund) -> None:
-        if refund.notify_url:
+        url = refund.notify_url or self.default_notify_url
+        if url:
             self.engine.notifications.send(
-                refund.notify_url, f"REFUND.{refund.status}", refund.notification_resource(),
+                url, f"REFUND.{refund.status}", refund.notification_resource(),
                 summary=_REFUND_SUMMARY[refund.status], original_type="refund", schedule=PAYMENT_SCHEDULE,
             )
 
