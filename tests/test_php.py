@@ -7,6 +7,7 @@ wechatpay-php / wechatpay-axios-plugin tests (hash.test.js, aes.test.js, Formatt
 from __future__ import annotations
 
 import base64
+import hmac
 import json
 import time
 from typing import Any
@@ -147,6 +148,10 @@ def test_hash_vectors() -> None:
     assert Hash.sign(Hash.ALGO_MD5, doc["stringA"], doc["key"]) == doc["MD5"]
     assert Hash.sign(Hash.ALGO_HMAC_SHA256, doc["stringA"], doc["key"]) == doc["HMAC-SHA256"]
     assert Hash.hmac(doc["stringA"], doc["key"]).upper() == doc["HMAC-SHA256"]
+    expected = hmac.new(doc["key"].encode(), (doc["stringA"] + "&key=" + doc["key"]).encode(), "sha512").hexdigest()
+    assert Hash.hmac(doc["stringA"], doc["key"], "sha512") == expected
+    with pytest.raises(ValueError, match="unsupported"):
+        Hash.hmac("x", "k", "nope")
     message = "mch_id=1900000109&nonce_str=3c2IQESVb0W5TWFGjyHX47xaJBO05SeY&sign_type=HMAC-SHA256"
     assert Hash.sign("HMAC-SHA256", message, V2KEY) == (
         "949BF48C8F272D4768F0CB7B11E7A5696ADAC55BF102B2A85C6ED434D4762FE7"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import hmac as _hmac
 from typing import Any
 
@@ -163,7 +162,7 @@ class Hash:
         data = (thing.encode() if isinstance(thing, str) else thing) + b"&key=" + key.encode()
         if algorithm.lower() == "sha256":
             return crypto.hmac_sha256(data, key)
-        return _hmac.new(key.encode(), data, getattr(hashlib, algorithm.lower())).hexdigest()
+        return _hmac.new(key.encode(), data, algorithm.lower()).hexdigest()  # ValueError for an unknown name
 
     @staticmethod
     def sign(type: str, data: str, key: str) -> str | None:
