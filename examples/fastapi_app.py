@@ -2,6 +2,7 @@
 
 Routes: ``POST /orders`` (Native: answers the ``code_url`` to show as a QR code), ``POST /orders/jsapi`` (answers
 the ``wx.requestPayment`` parameters, ``paySign`` included, for a Mini Program / Official Account page),
+``POST /orders/app`` (the signed ``PayReq`` parameters for the WeChat SDK in a mobile app),
 ``GET /orders/{out_trade_no}`` (what the callbacks told us, and what a query says), ``POST /wechatpay/notify``.
 
     python examples/fastapi_app.py      # serves it with uvicorn against an in-process sandbox, pays two orders
@@ -70,6 +71,14 @@ def create_app(config: Mapping[str, Any], public_url: str) -> FastAPI:
         params = paysign.jsapi_params(APPID, r.json()["prepay_id"], request.app.state.private_key)
         return {"out_trade_no": body["out_trade_no"], "pay_params": params}
 
+    @app.post("/orders/app")
+    async def app_order(request: Request) -> dict[str, Any]:
+        body = order_body(await request.json())
+        r = await wxpay_of(request).v3.pay.transactions.app.post(json=body)
+        # What the mobile app hands to the WeChat SDK's PayReq (partnerid is the merchant id).
+        params = paysign.app_params(APPID, config["mchid"], r.json()["prepay_id"], request.app.state.private_key)
+        return {"out_trade_no": body["out_trade_no"], "pay_params": params}
+
     @app.get("/orders/{out_trade_no}")
     async def order_state(out_trade_no: str, request: Request) -> dict[str, Any]:
         r = await wxpay_of(request).v3.pay.transactions.outTradeNo._out_trade_no_.get(
@@ -119,10 +128,13 @@ async def demo() -> None:
                 async with http.post("/orders/jsapi", json=buyer) as r:
                     jsapi = await r.json()
                 print(f"jsapi order {jsapi['out_trade_no']}: wx.requestPayment({jsapi['pay_params']})")
-                for order in (native, jsapi):
+                async with http.post("/orders/app", json={"total": 300}) as r:
+                    app_pay = await r.json()
+                print(f"app order {app_pay['out_trade_no']}: PayReq {app_pay['pay_params']}")
+                for order in (native, jsapi, app_pay):
                     sb.pay(order["out_trade_no"])  # the sandbox plays the payer
-                await sb.notifications.wait("TRANSACTION.SUCCESS", count=2)
-                for order in (native, jsapi):
+                await sb.notifications.wait("TRANSACTION.SUCCESS", count=3)
+                for order in (native, jsapi, app_pay):
                     async with http.get(f"/orders/{order['out_trade_no']}") as r:
                         print(f"{order['out_trade_no']}: {await r.json()}")
         finally:
