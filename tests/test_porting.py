@@ -139,8 +139,9 @@ async def test_factory_guzzle_client_options(fake: FakeWeChat, keys: Keys) -> No
     refused = {
         "verify": (False, "cannot be turned off"),
         "allow_redirects": (True, "never follows"),
-        "http_errors": (False, "per call"),
-        "debug": (True, "logging"),
+        "http_errors": ("no", "True or False"),
+        "debug": (1, "text stream"),
+        "connect_timeout": (0, "positive"),
         "handler": (object(), "hooks="),
         "proxy": ("http://127.0.0.1:3128", r"session=aiohttp\.ClientSession\(proxy="),
         "headers": ({"Authorization": "x"}, "Authorization"),
@@ -150,8 +151,9 @@ async def test_factory_guzzle_client_options(fake: FakeWeChat, keys: Keys) -> No
         with pytest.raises(ConfigError, match=message) as info:
             Builder.factory({**base, name: value})
         assert info.value.field == name
-    with pytest.raises(ConfigError, match="per call"):
-        Builder.factory({**base, "verify": "/etc/ssl/certs/ca-certificates.crt"})
+    with pytest.raises(ConfigError, match="CA bundle") as info:
+        Builder.factory({**base, "verify": "/nonexistent/ca.pem"})
+    assert info.value.field == "verify"
     sync = Builder.factory({**base, "headers": {"X-Extra": "2"}}, sync=True)
     try:
         assert isinstance(sync, SyncClient) and sync.client._base_headers["X-Extra"] == "2"
@@ -359,3 +361,24 @@ async def test_debug_prints_each_attempt_without_secrets(
     for secret in (fake.seen[-2].headers["Authorization"], keys.merchant.private_pem().decode()[30:90]):
         assert secret not in err + line
     assert len(err.splitlines()) == 1
+
+
+async def test_factory_guzzle_options_are_every_calls_defaults(
+    fake: FakeWeChat, keys: Keys, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ca = tmp_path / "ca.pem"
+    ca.write_bytes(keys.platform.certificate_pem())
+    fake.routes[("GET", "/v3/missing")] = lambda request, body: web.json_response({"code": "NOT_FOUND"}, status=404)
+    config = {
+        "mchid": MCHID, "serial": keys.merchant.serial, "privateKey": keys.merchant.private_pem().decode(),
+        "certs": fake.certs(), "base_uri": fake.base_url, "http_errors": False, "debug": True,
+    }
+    wxpay = Builder.factory({**config, "verify": str(ca), "timeout": 7, "connect_timeout": 2})
+    assert wxpay.timeout.total == 7 and wxpay.timeout.sock_connect == 2
+    assert wxpay._prepare("GET", parse("v3/x"), (), {}).ssl is not None  # the CA bundle, for every call
+    async with Builder.factory(config) as client:
+        r = await client.v3.missing.get()
+        assert r.status == 404  # returned, not raised
+        with pytest.raises(APIError):
+            await client.v3.missing.get(http_errors=True)  # the call's own option wins
+    assert capsys.readouterr().err.count("* wechatpay-chain: GET") == 2

@@ -2,8 +2,8 @@
 
 Each key maps to a :class:`Client` argument; the ``merchant`` certificate pair, ``secret`` (APIv2 key) and PHP's
 ``['any' => null]`` placeholder for APIv2-only use are understood; Guzzle client options either keep their
-meaning (``timeout``, ``headers``, ``verify => true``, ``allow_redirects => false``, ``http_errors => true``) or are
-refused with the Python way to get the same thing.
+meaning (``timeout``, ``connect_timeout``, ``headers``, and ``verify``/``http_errors``/``debug``/
+``allow_redirects`` as every call's default) or are refused with the Python way to get the same thing.
 """
 
 from __future__ import annotations
@@ -12,8 +12,11 @@ import os
 from collections.abc import Mapping
 from typing import Any, Literal, overload
 
+import aiohttp
+
 from ._client import Client
-from ._options import GUZZLE_REFUSED, check_headers, closest
+from ._options import GUZZLE_REFUSED, check_guzzle_option, check_headers, closest
+from ._prepare import _ca_context
 from ._sync import SyncClient
 from .errors import ConfigError, TemplateError
 
@@ -39,18 +42,8 @@ _ALIASES = {
     "timeout": "timeout",
     "passphrase": "passphrase",
 }
-#: Guzzle client options whose default value is what this client always does: accepted, nothing to set.
-_SAME_AS_DEFAULT = {"verify": True, "allow_redirects": False, "http_errors": True}
-_PER_CALL = {
-    "debug": "debug is per call here (.get(..., debug=True) prints each attempt to stderr); for every call set "
-    "logging.getLogger('wechatpay_chain').setLevel(logging.DEBUG) or give the Client hooks=[callable]",
-    "verify": "a CA bundle path is per call here: .get(..., verify='/path/ca.pem'), or give session="
-    "aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=ssl.create_default_context(cafile=...)))",
-    "allow_redirects": "the client never follows a redirect (the next hop would get a request signed for another "
-    "URL); leave allow_redirects out or give False",
-    "http_errors": "give http_errors=False per call (.get(..., http_errors=False)) to receive 4xx/5xx answers as "
-    "the Response",
-}
+#: Guzzle request options that may also be given once, in the configuration, as every call's default.
+_CALL_DEFAULTS = frozenset({"verify", "allow_redirects", "http_errors", "debug"})
 
 
 def _pair(value: Any, field: str) -> tuple[Any, Any]:
@@ -105,11 +98,19 @@ def _apiv2_only(kwargs: dict[str, Any]) -> None:
 
 def _guzzle(key: str, value: Any, kwargs: dict[str, Any]) -> bool:
     """Apply or refuse one Guzzle client option; ``False`` if ``key`` is not one."""
-    if key in _SAME_AS_DEFAULT:
-        if value is not _SAME_AS_DEFAULT[key]:  # the bool itself: PHP's 1/0 are not taken for true/false
-            if key == "verify" and value is False:
-                raise ConfigError("verify", "TLS certificate checks cannot be turned off for a payment API")
-            raise ConfigError(key, _PER_CALL[key])
+    if key in _CALL_DEFAULTS:  # as in Guzzle: the default of every call (a call's own option wins)
+        try:
+            check_guzzle_option(key, value)
+        except TemplateError as exc:
+            raise ConfigError(key, str(exc).split(": ", 1)[-1]) from None
+        if key == "debug" and not (isinstance(value, bool) or callable(getattr(value, "write", None))):
+            raise ConfigError("debug", "must be True, False or a text stream (with write())")
+        if key == "verify" and isinstance(value, str):
+            try:
+                _ca_context(value)  # a bad CA bundle fails here, not at the first call
+            except TemplateError as exc:
+                raise ConfigError("verify", str(exc).split(": ", 1)[-1]) from None
+        kwargs.setdefault("_call_defaults", {})[key] = value
         return True
     if key == "headers":
         try:
@@ -117,9 +118,10 @@ def _guzzle(key: str, value: Any, kwargs: dict[str, Any]) -> bool:
         except TemplateError as exc:
             raise ConfigError("headers", str(exc)) from None
         return True
-    if key == "debug":
-        if value is not False:
-            raise ConfigError("debug", _PER_CALL["debug"])
+    if key == "connect_timeout":
+        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            raise ConfigError("connect_timeout", f"must be a positive number of seconds, got {value!r}")
+        kwargs["_connect_timeout"] = float(value)
         return True
     if key in GUZZLE_REFUSED:
         raise ConfigError(key, f"is a Guzzle option with no equivalent here: {GUZZLE_REFUSED[key]}")
@@ -151,7 +153,7 @@ class Builder:
             if target is None:
                 if _guzzle(key, value, kwargs):
                     continue
-                names = {*_ALIASES, "merchant", "headers", *_SAME_AS_DEFAULT}
+                names = {*_ALIASES, "merchant", "headers", "connect_timeout", *_CALL_DEFAULTS}
                 near = closest(key, names) if isinstance(key, str) else None
                 hint = f"did you mean {near!r}? " if near else ""
                 known = ", ".join(sorted(names))
@@ -165,9 +167,18 @@ class Builder:
             kwargs["private_key"] = tuple(kwargs["private_key"])  # PHP's [pem, passphrase]
         _apiv2_only(kwargs)
         headers = kwargs.pop("headers", None)
+        call_defaults = kwargs.pop("_call_defaults", None)
+        connect = kwargs.pop("_connect_timeout", None)
+        if connect is not None:
+            total = kwargs.get("timeout", 15.0)
+            if isinstance(total, aiohttp.ClientTimeout | bool) or not isinstance(total, int | float):
+                raise ConfigError("connect_timeout", "combine it with timeout as aiohttp.ClientTimeout(total=..., "
+                                  "sock_connect=...)")
+            kwargs["timeout"] = aiohttp.ClientTimeout(total=float(total), sock_connect=connect)
         client = SyncClient(**kwargs) if sync else Client(**kwargs)
+        inner = client.client if isinstance(client, SyncClient) else client
+        inner._call_defaults = call_defaults
         if headers:
-            inner = client.client if isinstance(client, SyncClient) else client
             base = inner._base_headers  # default headers of every request, as Guzzle's client 'headers'
             for name, value in headers.items():
                 for old in [k for k in base if k.lower() == name.lower()]:

@@ -187,6 +187,8 @@ class Client:
         self._loop: asyncio.AbstractEventLoop | None = None  # the loop this client serves (wechatpay_chain._loops)
         self._inflight = 0
         self._root = Node(self, "")
+        # Guzzle request options given once to Builder.factory (http_errors, debug, verify): every call's defaults.
+        self._call_defaults: dict[str, Any] | None = None
         # APIv2 ``security`` calls: the merchant TLS client certificate, loaded once (wechatpay_chain.v2.tls).
         self._merchant_tls: Any = None
         if merchant_cert is not None or merchant_pkcs12 is not None:

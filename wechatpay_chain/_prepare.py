@@ -66,6 +66,9 @@ def prepare(client: Client, method: str, template: Template, args: tuple[Any, ..
     """Validate one call and build its request (APIv2 paths are handed to :mod:`.v2`)."""
     values, opts = split_options(template, args, kwargs)
     req = _build(client, method, template, values, opts)
+    defaults = client._call_defaults
+    if defaults is not None:  # Guzzle options of the Builder.factory configuration; the call's own win
+        opts = {**defaults, **opts}
     return req if _GUZZLE_KEPT.isdisjoint(opts) else _guzzle(req, opts)
 
 
