@@ -111,25 +111,26 @@ class Route:
     rate_limit: tuple[int, float] | None = None
     multipart: bool = False
     segments: tuple[str, ...] = ()
+    #: per segment: the placeholder's name, or ``None`` for a literal
+    names: tuple[str | None, ...] = ()
 
     def match(self, parts: list[str]) -> dict[str, str] | None:
         if len(parts) != len(self.segments):
             return None
         params: dict[str, str] = {}
-        for want, got in zip(self.segments, parts, strict=True):
-            name = _PLACEHOLDER.match(want)
+        for want, name, got in zip(self.segments, self.names, parts, strict=True):
             if name is None:
                 if want != got:
                     return None
             elif not got:
                 return None
             else:
-                params[name.group(1)] = unquote(got)
+                params[name] = unquote(got)
         return params
 
     @property
     def literals(self) -> int:
-        return sum(1 for s in self.segments if not _PLACEHOLDER.match(s))
+        return self.names.count(None)
 
 
 @dataclass
@@ -227,6 +228,7 @@ class Engine:
     states: dict[str, Any] = field(default_factory=dict)
     ledger: Ledger = field(default_factory=Ledger)
     _routes: dict[tuple[str, tuple[str, ...]], Route] = field(default_factory=dict)
+    _index: dict[tuple[str, int], list[Route]] = field(default_factory=dict)
     _nonces: dict[tuple[str, str], float] = field(default_factory=dict)
     _next_prune: float = 0.0
     _windows: dict[tuple[str, str], deque[float]] = field(default_factory=dict)
@@ -274,12 +276,14 @@ class Engine:
     ) -> Route:
         """:meth:`route` with a handler: build, register and return the :class:`Route`."""
         segments = _segments(template)
-        shape = tuple("{}" if _PLACEHOLDER.match(s) else s for s in segments)
+        names = tuple(m.group(1) if (m := _PLACEHOLDER.match(s)) else None for s in segments)
+        shape = tuple("{}" if n is not None else s for s, n in zip(segments, names, strict=True))
         route = Route(
             method.upper(), "/" + "/".join(segments), handler, name or f"{method.upper()} /{'/'.join(segments)}",
-            request, query, response, idempotency, rate_limit, multipart, segments,
+            request, query, response, idempotency, rate_limit, multipart, segments, names,
         )
         self._routes[(route.method, shape)] = route
+        self._index.clear()
         return route
 
     @property
@@ -290,14 +294,16 @@ class Engine:
     def find(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
         """The route for ``method`` + raw (still percent-encoded) ``path``, with its decoded path values."""
         parts = path.split("/")[1:]
-        best: tuple[Route, dict[str, str]] | None = None
-        for route in self._routes.values():
-            if route.method != method:
-                continue
+        key = (method, len(parts))
+        candidates = self._index.get(key)
+        if candidates is None:  # routes of this method and length, most literal segments first
+            same = [r for r in self._routes.values() if r.method == method and len(r.segments) == len(parts)]
+            candidates = self._index[key] = sorted(same, key=lambda r: -r.literals)
+        for route in candidates:
             params = route.match(parts)
-            if params is not None and (best is None or route.literals > best[0].literals):
-                best = (route, params)
-        return best
+            if params is not None:
+                return route, params
+        return None
 
     def reset(self) -> None:
         """Forget family state, idempotency records, counters, seen nonces, rate windows, notifications."""
