@@ -11,6 +11,7 @@ import asyncio
 import datetime as dt
 import enum
 import json
+import threading
 import time
 import uuid
 from decimal import Decimal
@@ -408,3 +409,25 @@ async def test_validate_checks_the_body_as_sent(fake: FakeWeChat) -> None:
         with pytest.raises(TemplateError, match="time_expire"):
             await wxpay.v3.pay.transactions.native.post(json={**order, "time_expire": "tomorrow"})
     assert b'"time_expire":"2026-01-01T00:00:00+08:00"' in fake.seen[-1].body and len(fake.seen) == 1
+
+
+def test_one_client_in_two_live_loops_says_why() -> None:
+    with SyncSandbox() as sb:
+        other = asyncio.new_event_loop()
+        thread = threading.Thread(target=other.run_forever, daemon=True)
+        thread.start()
+        wxpay = Client(**sb.sandbox.client_options())
+        try:
+            first = asyncio.run_coroutine_threadsafe(wxpay.v3.certificates.get(), other).result(10)
+            assert first.status == 200
+
+            async def here() -> None:
+                await wxpay.v3.certificates.get()
+
+            with pytest.raises(EventLoopError, match="in use by another event loop"):
+                asyncio.run(here())
+        finally:
+            asyncio.run_coroutine_threadsafe(wxpay.aclose(), other).result(10)
+            other.call_soon_threadsafe(other.stop)
+            thread.join()
+            other.close()
