@@ -440,3 +440,30 @@ async def test_constructor_notify_url_is_the_default(keys: Keys) -> None:
             cid, sid = await create(wxpay, bare, "dflt_c0002")
             await send(wxpay, "o_d", cid, sid, "dflt_send2")  # no URL: nothing is sent
             assert bare.notifications.log == []
+
+
+async def test_weekly_days_hours_and_irregular_periods_apply_at_use(sb: Sandbox, wxpay: Client) -> None:
+    sb.clock.set(sb.clock.next_china_midnight() + 10 * 3600)  # 10:00 China time, some weekday
+    today = sb.clock.china_now().weekday()
+    days = ("MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY")
+    tomorrow = days[(today + 1) % 7]
+    body = copy.deepcopy(samples.CREATE_PRODUCT_COUPON["json"])
+    weekly = stock(sb)
+    weekly["single_usage_rule"]["coupon_available_period"]["weekly_available_period"] = {
+        "day_list": [tomorrow], "day_period_list": [{"begin_time": 9 * 3600, "end_time": 12 * 3600}]}
+    body.update(out_request_no="week_c0001", usage_mode="SINGLE", stock=weekly)
+    created = (await wxpay.chain(PC + "/product-coupons").post(json=body)).json()
+    cid, sid = created["product_coupon_id"], created["stock"]["stock_id"]
+    code = (await send(wxpay, "o_w", cid, sid, "week_send1"))["coupon_code"]
+    node = wxpay.chain(PC + "/users/{openid}/coupons/{code}/{action}")
+    await node.post(openid="o_w", code=code, action="confirm", json=ref(cid, sid, "week_conf1"))
+
+    def use(n: int) -> Any:
+        return node.post(openid="o_w", code=code, action="use", json=ref(
+            cid, sid, f"week_use_{n}", use_time=sb.clock.rfc3339(), associated_order_info={}))
+
+    assert f"only on {tomorrow}" in str((await refused(use(1))).message)
+    sb.clock.advance(dt.timedelta(days=1, hours=3))  # tomorrow 13:00: the right day, outside the hours
+    assert "time of day" in str((await refused(use(2))).message)
+    sb.clock.advance(dt.timedelta(days=7, hours=-2))  # a week later, 11:00
+    assert (await use(3)).json()["coupon_state"] == "USED"

@@ -22,6 +22,7 @@ from ._state import Store, answer, paginate
 __all__ = ["Users"]
 
 SEND_EVENT = "PRODUCT_COUPON_SP.SEND"
+_WEEKDAYS = ("MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY")
 _DAY = 86400.0
 
 
@@ -62,6 +63,30 @@ class Users:
         if period.get("available_seconds"):
             end = min(end, received + period["available_seconds"])
         return start, end
+
+    def _period(self, coupon: Mapping[str, Any]) -> Mapping[str, Any]:
+        stock = self.store.stocks[coupon["_product_coupon_id"]][coupon["_stock_id"]]
+        rule = stock.get("single_usage_rule") or stock.get("sequential_usage_rule") or stock.get(
+            "progressive_bundle_usage_rule") or {}
+        return rule.get("coupon_available_period") or {}
+
+    def _closed_now(self, coupon: Mapping[str, Any]) -> str:
+        """Why the coupon cannot be used at this moment of its validity ("" if it can): the weekly days and
+        hours and the irregular periods of ``coupon_available_period``, in China time on the sandbox clock."""
+        period, clock = self._period(coupon), self.store.clock
+        now = clock.china_now()
+        weekly = period.get("weekly_available_period") or {}
+        days = weekly.get("day_list")
+        if days and _WEEKDAYS[now.weekday()] not in days:
+            return f"only on {', '.join(days)} (today is {_WEEKDAYS[now.weekday()]})"
+        hours = weekly.get("day_period_list")
+        second = now.hour * 3600 + now.minute * 60 + now.second
+        if hours and not any(h["begin_time"] <= second <= h["end_time"] for h in hours):
+            return "not at this time of day (day_period_list)"
+        irregular = period.get("irregular_available_period_list")
+        if irregular and not any(_parse(p["begin_time"]) <= clock.now() <= _parse(p["end_time"]) for p in irregular):
+            return "outside every irregular_available_period_list entry"
+        return ""
 
     def _refresh(self, coupon: dict[str, Any]) -> dict[str, Any]:
         """Apply what the clock changed: ``PENDING`` → ``EFFECTIVE`` at the start, ``EXPIRED`` after the end."""
@@ -238,6 +263,9 @@ class Users:
         coupon = self.get(openid, code, body)
         if coupon["coupon_state"] != "EFFECTIVE":
             raise invalid("", f"券状态为 {coupon['coupon_state']}，当前不可核销")
+        closed = self._closed_now(coupon)
+        if closed:
+            raise invalid("", f"当前不在券的可用时间内: {closed}")
         usage = {"use_request_no": body["out_request_no"], "use_time": body["use_time"],
                  "associated_order_info": copy.deepcopy(body["associated_order_info"])}
         detail = coupon.get("sequential_usage_detail")
