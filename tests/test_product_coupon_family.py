@@ -467,3 +467,12 @@ async def test_weekly_days_hours_and_irregular_periods_apply_at_use(sb: Sandbox,
     assert "time of day" in str((await refused(use(2))).message)
     sb.clock.advance(dt.timedelta(days=7, hours=-2))  # a week later, 11:00
     assert (await use(3)).json()["coupon_state"] == "USED"
+
+
+async def test_validate_checks_an_upload_meta_before_sending(wxpay: Client) -> None:
+    from wechatpay_chain import TemplateError
+
+    node = wxpay.chain(PC + "/media/upload-image")
+    with pytest.raises(TemplateError, match=r"json\.sha256: required"):
+        await node.post(body=Media(b"img", filename="a.png", meta={"filename": "a.png"}), validate=True)
+    assert (await node.post(body=Media(b"img", filename="a.png"), validate=True)).json()["media_url"]

@@ -158,6 +158,10 @@ def _build(client: Client, method: str, template: Template, values: dict[str, An
         if isinstance(raw, Media):
             # Multipart upload: the signature covers only the meta JSON; the file is streamed per attempt.
             # Uploads are content-addressed (same file → same media_id), so retrying one is safe.
+            if opts.get("validate", client.validate):
+                from .schema import validate_request
+
+                validate_request(method, template.source, orjson.loads(raw.meta))  # the meta, as the table says
             headers["Content-Type"] = raw.multipart_content_type
             return Prepared(
                 method=method,
