@@ -12,7 +12,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-__all__ = ["Field", "Issue", "arr", "boolean", "check", "first_issue", "integer", "obj", "string"]
+__all__ = ["Field", "Issue", "arr", "boolean", "check", "first_issue", "integer", "obj", "response_issue", "string"]
 
 _DATE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$")
 _TYPES: dict[str, tuple[type, ...]] = {
@@ -172,6 +172,44 @@ def _check_string(spec: Field, value: str, path: tuple[str | int, ...]) -> Itera
         yield Issue(path, f"must match {spec.pattern}", value[:40])
     if spec.format == "date-time" and not _DATE_TIME.match(value):
         yield Issue(path, "must be an RFC 3339 time such as 2025-08-01T00:00:00+08:00", value[:40])
+
+
+def response_issue(spec: Field, value: Any, path: tuple[str | int, ...] = ()) -> Issue | None:
+    """The first issue of an answer; members the table does not list are tolerated (WeChat Pay adds them).
+
+    Same verdict as :func:`check` without its unknown-field issues, but a plain recursion that stops at the
+    first issue and skips unconstrained scalars: the sandbox runs it on every answer, big lists included.
+    """
+    kind = type(value)
+    if spec.type == "object" and spec.fields is not None and kind is dict:
+        for name, sub in spec.fields.items():
+            member = value.get(name, _MISSING)
+            if member is _MISSING:
+                if sub.required:
+                    return Issue((*path, name), "required")
+            elif member is None:
+                return Issue((*path, name), "must not be null (omit the member instead)")
+            else:
+                issue = response_issue(sub, member, (*path, name))
+                if issue is not None:
+                    return issue
+        return None
+    if spec.type == "array" and kind is list and spec.min_items is None and spec.max_items is None:
+        if spec.items is not None:
+            for i, item in enumerate(value):
+                issue = response_issue(spec.items, item, (*path, i))
+                if issue is not None:
+                    return issue
+        return None
+    if _PLAIN.get(spec.type) is kind and spec.min_length is None and spec.max_length is None \
+            and spec.pattern is None and spec.format is None and spec.minimum is None and spec.maximum is None \
+            and (spec.enum is None or value in spec.enum):
+        return None
+    return next((i for i in check(spec, value, path) if not i.problem.startswith("unknown field")), None)
+
+
+_MISSING = object()
+_PLAIN: dict[str, type] = {"string": str, "integer": int, "boolean": bool}
 
 
 def first_issue(spec: Field, value: Any, path: tuple[str | int, ...] = ()) -> Issue | None:

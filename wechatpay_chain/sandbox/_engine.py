@@ -37,7 +37,7 @@ from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from .. import crypto
-from .._schemas.spec import Field, Issue, check
+from .._schemas.spec import Field, Issue, check, response_issue
 from ..signing import PROBE_PREFIX, response_message
 from ..testing import KeyPair, RequestCheckError, check_request, sign_response_headers
 from ._clock import Clock, rfc3339
@@ -220,6 +220,8 @@ class Engine:
     pub_key_id: str
     apiv3_key: str
     mode: str = "cert"
+    #: Check every 2xx JSON answer against its route's ``response`` table; a mismatch is a sandbox bug → 500.
+    check_responses: bool = True
     faults: Faults = field(default_factory=Faults)
     #: Per-route overrides ``name → (count, seconds)``; ``None`` switches a route's documented limit off.
     rate_limits: dict[str, tuple[int, float] | None] = field(default_factory=dict)
@@ -538,6 +540,8 @@ class Engine:
             if isinstance(result, web.StreamResponse):  # e.g. a bill file: sent as is, unsigned like WeChat Pay's
                 return result.status, result, ""
             status, doc = result if isinstance(result, tuple) else (200, result)
+            if self.check_responses and route.response is not None and 200 <= status < 300:
+                self._check_answer(route, doc)
             raw = b"" if doc is None else doc if isinstance(doc, bytes) else orjson.dumps(doc)
             if record_key is not None and number is not None and 200 <= status < 300:
                 self.ledger.records[record_key] = Record(fingerprint, status, raw)
@@ -545,6 +549,17 @@ class Engine:
             return status, raw, ""
         except Failure as failure:
             return failure.status, failure.document(), failure.code
+
+    @staticmethod
+    def _check_answer(route: Route, doc: Any) -> None:
+        """A 2xx document that breaks its documented table is the sandbox's bug: fail loudly (500), naming it."""
+        if doc is None or isinstance(doc, bytes) or route.response is None:
+            return
+        issue = response_issue(route.response, doc)
+        if issue is not None:
+            message = f"sandbox bug: the {route.name} answer breaks its documented response table: {issue}"
+            log.error("%s", message)
+            raise Failure(500, "SANDBOX_BAD_ANSWER", message, {"field": issue.pointer, "issue": issue.problem})
 
     # -- /v3/certificates ---------------------------------------------------------------------------------
     def certificate_document(self) -> dict[str, Any]:

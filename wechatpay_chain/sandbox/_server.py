@@ -57,7 +57,9 @@ class Sandbox:
 
     ``mode``: ``"cert"`` (answers signed with the platform certificate), ``"pubkey"`` (with the
     ``PUB_KEY_ID_…`` public key) or ``"mixed"`` (public key only when the request's ``Wechatpay-Serial`` names
-    it). ``faults``: a :class:`Faults` or a mapping of its knobs.
+    it). ``faults``: a :class:`Faults` or a mapping of its knobs. ``check_responses`` (default on): every 2xx
+    JSON answer of a route with a ``response`` table is checked against it; a mismatch is answered 500
+    ``SANDBOX_BAD_ANSWER`` naming the operation and the member (a sandbox bug, never hidden).
     """
 
     def __init__(
@@ -79,6 +81,7 @@ class Sandbox:
         initial_stock_state: str = "SENDING",
         notify_url: str | None = None,
         clock: Callable[[], float] = time.time,
+        check_responses: bool = True,
     ) -> None:
         if apiv3_key is not None and len(apiv3_key.encode()) != 32:
             raise ValueError("apiv3_key must be 32 bytes")
@@ -96,6 +99,7 @@ class Sandbox:
             pub_key_id=pub_key_id,
             apiv3_key=apiv3_key or crypto.nonce(32),
             mode=mode,
+            check_responses=check_responses,
             faults=fault_set,
             rate_limits=dict(rate_limits or {}),
             clock=Clock(clock),

@@ -274,7 +274,8 @@ class Users:
             if index != detail["used_count"]:
                 raise invalid("sequential_coupon_index", f"the next use is index {detail['used_count']}")
             detail["used_count"] += 1
-            detail["detail_item_list"].append({"detail_state": "USED", **usage})
+            detail["detail_item_list"].append({"detail_state": "USED", "valid_begin_time": coupon["valid_begin_time"],
+                                               "valid_end_time": coupon["valid_end_time"], **usage})
             if detail["used_count"] >= detail["total_count"]:
                 coupon["coupon_state"] = "USED"
         else:
