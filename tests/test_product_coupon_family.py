@@ -415,6 +415,9 @@ async def test_sequential_coupon_counts_uses(sb: Sandbox, wxpay: Client) -> None
     await refused(use(2, 0))  # index 0 was used: the next is 1
     last = (await use(3, 1)).json()
     assert (last["coupon_state"], last["sequential_usage_detail"]["used_count"]) == ("USED", 2)
+    validate_response("POST", PC + "/users/{openid}/coupons/{coupon_code}/use", last)
+    assert {(i["valid_begin_time"], i["valid_end_time"]) for i in last["sequential_usage_detail"]["detail_item_list"]
+            } == {(last["valid_begin_time"], last["valid_end_time"])}
     await refused(use(4, 2))
 
 
