@@ -4,8 +4,9 @@ Routes: ``POST /orders`` (Native: answers the ``code_url`` to show as a QR code)
 the ``wx.requestPayment`` parameters, ``paySign`` included, for a Mini Program / Official Account page),
 ``POST /orders/app`` (the signed ``PayReq`` parameters for the WeChat SDK in a mobile app),
 ``GET /orders/{out_trade_no}`` (what the callbacks told us, and what a query says), ``POST /wechatpay/notify``.
+It needs FastAPI and uvicorn, which wechatpay-chain does not install: ``pip install fastapi uvicorn``.
 
-    python examples/fastapi_app.py      # serves it with uvicorn against an in-process sandbox, pays two orders
+    python examples/fastapi_app.py      # serves it with uvicorn against an in-process sandbox, pays three orders
     WECHATPAY_CONFIG=./sandbox-config/config.json uvicorn fastapi_app:app --app-dir examples
                                         # next to `python -m wechatpay_chain.sandbox --write-config ./sandbox-config`
 """
@@ -22,8 +23,13 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import aiohttp
-import uvicorn
-from fastapi import FastAPI, Request, Response
+
+try:
+    import uvicorn
+    from fastapi import FastAPI, Request, Response
+except ImportError as exc:  # not dependencies of wechatpay-chain itself
+    missing = f"this example needs FastAPI and uvicorn ({exc.name} is missing): pip install fastapi uvicorn"
+    raise SystemExit(missing) from exc
 
 from wechatpay_chain import Client, crypto, paysign
 from wechatpay_chain.notify import Notification, respond

@@ -15,6 +15,7 @@ from typing import Any, Literal, overload
 import aiohttp
 
 from ._client import Client
+from ._keywords import PHP_KEYS as _ALIASES
 from ._options import GUZZLE_REFUSED, check_guzzle_option, check_headers, closest
 from ._prepare import _ca_context
 from ._sync import SyncClient
@@ -22,26 +23,6 @@ from .errors import ConfigError, TemplateError
 
 __all__ = ["Builder"]
 
-# PHP/Node spelling → our keyword. snake_case spellings map to themselves.
-_ALIASES = {
-    "mchid": "mchid",
-    "serial": "serial",
-    "serial_no": "serial",
-    "serialNo": "serial",
-    "privateKey": "private_key",
-    "private_key": "private_key",
-    "certs": "certs",
-    "base_uri": "base_url",
-    "baseUri": "base_url",
-    "base_url": "base_url",
-    "baseURL": "base_url",
-    "secret": "apiv2_key",
-    "apiv2_key": "apiv2_key",
-    "apiv3_key": "apiv3_key",
-    "apiv3Key": "apiv3_key",
-    "timeout": "timeout",
-    "passphrase": "passphrase",
-}
 #: Guzzle request options that may also be given once, in the configuration, as every call's default.
 _CALL_DEFAULTS = frozenset({"verify", "allow_redirects", "http_errors", "debug"})
 

@@ -21,6 +21,7 @@ from multidict import CIMultiDict
 
 from . import _config, _loops, crypto, sensitive
 from ._chain import Node
+from ._keywords import keywords_checked
 from ._prepare import Prepared, prepare
 from ._response import Response, error_from_answer
 from ._template import Template
@@ -83,6 +84,7 @@ class Client:
     verifying answers; platform certificates and ``PUB_KEY_ID_…`` public keys may be mixed.
     """
 
+    @keywords_checked
     def __init__(
         self,
         mchid: str,

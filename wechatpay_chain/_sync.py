@@ -15,17 +15,21 @@ from typing import Any
 from . import _loops
 from ._chain import SyncNode
 from ._client import Client
+from ._keywords import check_keywords, parameters
 from ._response import Response
 from ._template import Template
 from .errors import ConfigError, TransportError
 
 __all__ = ["SyncClient"]
 
+_CLIENT_KEYWORDS = parameters(Client.__init__)
+
 
 class SyncClient:
     """Blocking twin of :class:`Client`: same constructor, same chain, verbs return :class:`Response`."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        check_keywords("SyncClient", kwargs, _CLIENT_KEYWORDS)
         if kwargs.get("session") is not None:
             raise ConfigError("session", "SyncClient runs its own event loop and cannot share an aiohttp session")
         self._client = Client(*args, **kwargs)

@@ -28,6 +28,7 @@ from ..cli import quiet_broken_pipe
 from ._engine import MODES
 from ._faults import Faults
 from ._server import DEFAULT_MCHID, Sandbox
+from .payments._cli import unreachable
 
 PROG = "python -m wechatpay_chain.sandbox"
 DESCRIPTION = """\
@@ -87,7 +88,7 @@ def clock_command(argv: list[str], prog: str = PROG) -> int:
         with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310 - admin URL
             print(resp.read().decode())
     except (urllib.error.URLError, OSError) as exc:
-        print(f"error: {base}: {exc}", file=sys.stderr)
+        print(unreachable(args.url, exc), file=sys.stderr)
         return 1
     return 0
 

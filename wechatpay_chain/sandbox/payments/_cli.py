@@ -16,7 +16,16 @@ from typing import Any
 
 from ._ledger import REFUND_OUTCOMES
 
-__all__ = ["payer_command"]
+__all__ = ["payer_command", "unreachable"]
+
+
+def unreachable(url: str, exc: BaseException) -> str:
+    """What to say when no sandbox answers at ``url``: the usual cause is another port than the default."""
+    return (
+        f"error: no sandbox answers at {url} ({getattr(exc, 'reason', exc)}): start one with "
+        "`wechatpay-chain sandbox`, and give --url the address it printed ('WeChat Pay sandbox listening on …', "
+        "or base_url in its config.json) when it is not the default http://127.0.0.1:8080/"
+    )
 
 
 def _call(url: str, data: dict[str, Any] | None) -> tuple[int, str]:
@@ -54,7 +63,7 @@ def payer_command(argv: list[str]) -> int:
     try:
         status, text = _call(base + args.action, doc)
     except (urllib.error.URLError, OSError) as exc:
-        print(f"error: {base}{args.action}: {exc}", file=sys.stderr)
+        print(unreachable(args.url, exc), file=sys.stderr)
         return 1
     print(text)
     return 0 if status < 400 else 1

@@ -1,0 +1,81 @@
+"""A new user's first mistakes, found by walking the README and examples from a fresh clone: each one gets an
+error that names what was wrong and what to do, before any I/O."""
+
+from __future__ import annotations
+
+import runpy
+import socket
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from wechatpay_chain import Client, ConfigError, SyncClient
+from wechatpay_chain.sandbox import Sandbox, SyncSandbox
+from wechatpay_chain.sandbox.__main__ import clock_command
+from wechatpay_chain.sandbox.payments._cli import payer_command
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+@pytest.mark.parametrize(
+    ("typo", "meant"),
+    [
+        ("privateKey", "private_key"),  # wechatpay-php's spelling
+        ("apiv3Key", "apiv3_key"),
+        ("apiv3_ky", "apiv3_key"),
+        ("secret", "apiv2_key"),  # PHP's name for the APIv2 key
+        ("cert", "certs"),
+        ("timout", "timeout"),
+    ],
+)
+def test_client_keyword_typos_name_the_keyword_meant(typo: str, meant: str) -> None:
+    with SyncSandbox() as sb:
+        config: dict[str, Any] = dict(sb.config)
+        value = config.pop(meant, "x")
+        for build in (Client, SyncClient):
+            with pytest.raises(ConfigError, match=rf"^{typo}: is not a keyword argument of {build.__name__}\(\); "
+                                                   rf"did you mean '{meant}'\? valid: .*\bprivate_key\b") as info:
+                build(**config, **{typo: value})
+            assert info.value.field == typo
+        with pytest.raises(ConfigError, match=f"did you mean '{meant}'"):
+            sb.client(**{typo: value})
+
+
+def test_an_unrelated_keyword_lists_the_valid_ones_without_guessing() -> None:
+    with pytest.raises(ConfigError, match=r"^zzz: is not a keyword argument of Client\(\); valid: apiv2_key, ") as info:
+        Client("1900000109", zzz=1)
+    assert "did you mean" not in str(info.value)
+
+
+async def test_keyword_check_leaves_good_clients_working() -> None:
+    async with Sandbox() as sb, Client(**sb.config) as wxpay:
+        r = await wxpay.v3.certificates.get()
+    assert r.status == 200
+
+
+def _closed_port() -> str:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    return f"http://127.0.0.1:{port}/"
+
+
+@pytest.mark.parametrize("command", [["payer", "pay", "N0001"], ["clock", "advance", "60"], ["payer", "orders"]])
+def test_sandbox_admin_commands_say_how_to_find_the_sandbox(
+    command: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = _closed_port()
+    run = payer_command if command[0] == "payer" else clock_command
+    assert run([*command[1:], "--url", url]) == 1
+    err = capsys.readouterr().err
+    assert f"no sandbox answers at {url}" in err
+    assert "give --url the address it printed" in err
+
+
+def test_fastapi_example_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "uvicorn", None)  # as in a venv with only wechatpay-chain installed
+    with pytest.raises(SystemExit, match=r"needs FastAPI and uvicorn \(uvicorn is missing\): pip install fastapi uvicorn"):
+        runpy.run_path(str(EXAMPLES / "fastapi_app.py"), run_name="not_main")
