@@ -44,8 +44,9 @@ def test_client_keyword_typos_name_the_keyword_meant(typo: str, meant: str) -> N
 
 
 def test_an_unrelated_keyword_lists_the_valid_ones_without_guessing() -> None:
+    unrelated: dict[str, Any] = {"zzz": 1}
     with pytest.raises(ConfigError, match=r"^zzz: is not a keyword argument of Client\(\); valid: apiv2_key, ") as info:
-        Client("1900000109", zzz=1)
+        Client("1900000109", **unrelated)
     assert "did you mean" not in str(info.value)
 
 
