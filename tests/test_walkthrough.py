@@ -64,7 +64,7 @@ def _closed_port() -> str:
     return f"http://127.0.0.1:{port}/"
 
 
-@pytest.mark.parametrize("command", [["payer", "pay", "N0001"], ["clock", "advance", "60"], ["payer", "orders"]])
+@pytest.mark.parametrize("command", [["payer", "pay", "N000001"], ["clock", "advance", "60"], ["payer", "orders"]])
 def test_sandbox_admin_commands_say_how_to_find_the_sandbox(
     command: list[str], capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -80,3 +80,32 @@ def test_fastapi_example_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setitem(sys.modules, "uvicorn", None)  # as in a venv with only wechatpay-chain installed
     with pytest.raises(SystemExit, match=r"needs FastAPI and uvicorn \(uvicorn is missing\): pip install fastapi uvicorn"):
         runpy.run_path(str(EXAMPLES / "fastapi_app.py"), run_name="not_main")
+
+
+@pytest.mark.parametrize("page", ["README.md", "README.zh-CN.md"])
+def test_readme_points_at_files_a_clone_has(page: str) -> None:
+    """A clone has no ``../shared``: the known-answer vectors the README names live in tests/vectors/."""
+    text = (EXAMPLES.parent / page).read_text(encoding="utf-8")
+    assert "../shared" not in text
+    assert "`tests/vectors/vectors.json`" in text and (EXAMPLES.parent / "tests/vectors/vectors.json").is_file()
+
+
+def test_sandbox_keyword_typos_name_the_keyword_meant() -> None:
+    typo: dict[str, Any] = {"mchd": "1900000109"}  # what mypy would flag; scripts and notebooks get this
+    with pytest.raises(ConfigError, match=r"^mchd: is not a keyword argument of Sandbox\(\); did you mean 'mchid'\?"):
+        Sandbox(**typo)
+    with pytest.raises(ConfigError, match=r"^prot: is not a keyword argument of SyncSandbox\(\); did you mean 'port'\?"):
+        SyncSandbox(prot=8080)
+
+
+def test_the_in_process_payer_says_which_order_and_why() -> None:
+    with SyncSandbox() as sb, sb.client() as wxpay:
+        with pytest.raises(LookupError, match=r"^no order with out_trade_no 'N404' in this sandbox$"):
+            sb.pay("N404")
+        wxpay.v3.pay.transactions.native.post(json={
+            "appid": "wxd678efh567hg6787", "mchid": sb.mchid, "description": "d", "out_trade_no": "N000001",
+            "amount": {"total": 100}, "notify_url": "http://127.0.0.1:9/notify",
+        })
+        sb.pay("N000001")
+        with pytest.raises(Exception, match=r"^400 ORDERPAID: 订单状态为 SUCCESS，不能支付$"):
+            sb.pay("N000001")  # paid twice: the answer WeChat Pay would give, not an args tuple

@@ -36,6 +36,9 @@ class Failure(Exception):
         self.message = message
         self.detail = detail
 
+    def __str__(self) -> str:  # what ``sb.pay(...)`` on a paid order shows, not the args tuple
+        return f"{self.status} {self.code}: {self.message}" + (f" {self.detail}" if self.detail else "")
+
     def document(self) -> dict[str, Any]:
         doc: dict[str, Any] = {"code": self.code, "message": self.message}
         if self.detail is not None:

@@ -24,6 +24,7 @@ from aiohttp import web
 from .. import crypto
 from .._client import Client
 from .._files import write_file
+from .._keywords import check_keywords, keywords_checked, parameters
 from .._sync import SyncClient
 from ..testing import KeyPair, generate_key_pair
 from ..v2.fake import V2Fake
@@ -62,6 +63,7 @@ class Sandbox:
     ``SANDBOX_BAD_ANSWER`` naming the operation and the member (a sandbox bug, never hidden).
     """
 
+    @keywords_checked
     def __init__(
         self,
         *,
@@ -528,6 +530,7 @@ class SyncSandbox:
     """
 
     def __init__(self, **options: Any) -> None:
+        check_keywords("SyncSandbox", options, parameters(Sandbox.__init__))
         self.sandbox = Sandbox(**options)
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="wechatpay-sandbox", daemon=True)

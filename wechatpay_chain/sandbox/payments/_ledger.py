@@ -359,7 +359,9 @@ class Ledger:
         else:
             raise ValueError("give out_trade_no=, prepay_id= or transaction_id=")
         if order is None:
-            raise LookupError("no such order")
+            given = {"prepay_id": prepay_id, "transaction_id": transaction_id, "out_trade_no": out_trade_no}
+            name, value = next((k, v) for k, v in given.items() if v is not None)  # the one looked up
+            raise LookupError(f"no order with {name} {value!r} in this sandbox")
         self._expire(order)
         return order
 
