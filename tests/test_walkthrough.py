@@ -109,3 +109,13 @@ def test_the_in_process_payer_says_which_order_and_why() -> None:
         sb.pay("N000001")
         with pytest.raises(Exception, match=r"^400 ORDERPAID: 订单状态为 SUCCESS，不能支付$"):
             sb.pay("N000001")  # paid twice: the answer WeChat Pay would give, not an args tuple
+
+
+def test_payer_command_without_a_number_says_which_number(capsys: pytest.CaptureFixture[str]) -> None:
+    from wechatpay_chain.cli import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["sandbox", "payer", "pay"])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert "wechatpay-chain sandbox payer: error: pay needs the number: pay NUMBER, NUMBER = its out_trade_no" in err

@@ -142,7 +142,7 @@ def main(argv: list[str] | None = None, prog: str = PROG) -> int:
     if argv[:1] == ["payer"]:
         from .payments._cli import payer_command
 
-        return payer_command(argv[1:])
+        return payer_command(argv[1:], prog)
     args = parse_args(argv, prog)
     try:
         asyncio.run(serve(args))

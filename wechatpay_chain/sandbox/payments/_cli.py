@@ -39,8 +39,8 @@ def _call(url: str, data: dict[str, Any] | None) -> tuple[int, str]:
         return exc.code, exc.read().decode()
 
 
-def payer_command(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m wechatpay_chain.sandbox payer", description=__doc__)
+def payer_command(argv: list[str], prog: str = "python -m wechatpay_chain.sandbox") -> int:
+    parser = argparse.ArgumentParser(prog=f"{prog} payer", description=__doc__)
     parser.add_argument("action", choices=("pay", "fail", "cancel", "settle-refund", "orders"))
     parser.add_argument("number", nargs="?", help="out_trade_no (or prepay_id with --prepay), or out_refund_no")
     parser.add_argument("--prepay", action="store_true", help="the number is a prepay_id")
@@ -53,7 +53,8 @@ def payer_command(argv: list[str]) -> int:
     if args.action == "orders":
         doc = None
     elif not args.number:
-        parser.error(f"{args.action} needs a number")
+        wanted = "out_refund_no" if args.action == "settle-refund" else "out_trade_no (or prepay_id with --prepay)"
+        parser.error(f"{args.action} needs the number: {args.action} NUMBER, NUMBER = its {wanted}")
     elif args.action == "settle-refund":
         doc = {"out_refund_no": args.number, **({"outcome": args.outcome} if args.outcome else {})}
     else:
