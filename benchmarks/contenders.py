@@ -2,7 +2,7 @@
 
     python benchmarks/contenders.py CONTENDER --workload get|post --concurrency N --port P --keys DIR
 
-Drives ``N`` concurrent request loops (or one blocking loop for sync clients) for ``--warmup`` then
+Drives ``N`` concurrent request loops (for sync clients: ``N`` threads sharing one client) for ``--warmup`` then
 ``--duration`` seconds and prints one JSON line: requests, errors, wall and process-CPU seconds of the
 timed phase only (imports, key loading and warm-up excluded), p50/p99 latency and peak RSS.
 ``--profile FILE`` writes a cProfile of the timed phase instead of being a fair measurement.
@@ -15,6 +15,7 @@ import asyncio
 import cProfile
 import resource
 import sys
+import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -32,7 +33,8 @@ AsyncCall = Callable[[], Awaitable[Any]]
 SyncCall = Callable[[], Any]
 
 ASYNC = ("chain", "floor", "bare", "floor-pool2", "wechatpayv3-async")
-SYNC = ("chain-sync", "wechatpayv3-sync")
+SYNC = ("chain-sync", "chain-sync-handoff", "wechatpayv3-sync")
+THREADED = ("chain-sync", "chain-sync-handoff")  # may share one client between threads (concurrency > 1)
 ALL = ASYNC + SYNC
 
 
@@ -53,20 +55,33 @@ async def chain(base_url: str, keys: KeyFiles, workload: str) -> AsyncIterator[A
         yield get if workload == "get" else post
 
 
+def _blocking_calls(client: Any, workload: str) -> SyncCall:
+    stocks = client.v3.marketing.partner.productCoupon.productCoupons._product_coupon_id_.stocks
+
+    def get() -> Any:
+        return stocks.get(product_coupon_id=COUPON_ID, query=QUERY)
+
+    def post() -> Any:
+        return stocks.post(product_coupon_id=COUPON_ID, json=BODY)
+
+    return get if workload == "get" else post
+
+
 @contextmanager
 def chain_sync(base_url: str, keys: KeyFiles, workload: str) -> Iterator[SyncCall]:
     from wechatpay_chain import SyncClient
 
     with SyncClient(**chain_options(keys, base_url)) as client:
-        stocks = client.v3.marketing.partner.productCoupon.productCoupons._product_coupon_id_.stocks
+        yield _blocking_calls(client, workload)
 
-        def get() -> Any:
-            return stocks.get(product_coupon_id=COUPON_ID, query=QUERY)
 
-        def post() -> Any:
-            return stocks.post(product_coupon_id=COUPON_ID, json=BODY)
+@contextmanager
+def chain_sync_handoff(base_url: str, keys: KeyFiles, workload: str) -> Iterator[SyncCall]:
+    """The SyncClient design before issue 16 (a loop thread and a hand-off per call): ``handoff.py``."""
+    from handoff import HandoffSyncClient
 
-        yield get if workload == "get" else post
+    with HandoffSyncClient(**chain_options(keys, base_url)) as client:
+        yield _blocking_calls(client, workload)
 
 
 @asynccontextmanager
@@ -184,29 +199,50 @@ async def drive_async(call: AsyncCall, concurrency: int, warmup: float, duration
     return tally, wall, cpu
 
 
-def drive_sync(call: SyncCall, warmup: float, duration: float,
-               profile: cProfile.Profile | None) -> tuple[Tally, float, float]:
+def _sync_loop(call: SyncCall, deadline: float, tally: Tally) -> None:
     clock = time.perf_counter
+    append = tally.latencies.append
+    while clock() < deadline:
+        s = clock()
+        try:
+            call()
+        except Exception as exc:
+            tally.fail(exc)
+            time.sleep(0.01)
+            continue
+        append(clock() - s)
+
+
+def _sync_phase(call: SyncCall, threads: int, span: float, tally: Tally) -> None:
+    """``threads`` blocking loops (the calling thread is one of them) until ``span`` seconds from now."""
+    deadline = time.perf_counter() + span
+    if threads == 1:
+        _sync_loop(call, deadline, tally)
+        return
+    tallies = [Tally() for _ in range(threads - 1)]
+    others = [threading.Thread(target=_sync_loop, args=(call, deadline, t)) for t in tallies]
+    for t in others:
+        t.start()
+    _sync_loop(call, deadline, tally)
+    for t in others:
+        t.join()
+    for t in tallies:
+        tally.latencies.extend(t.latencies)
+        tally.errors += t.errors
+        tally.first_error = tally.first_error or t.first_error
+
+
+def drive_sync(call: SyncCall, warmup: float, duration: float,
+               profile: cProfile.Profile | None, threads: int = 1) -> tuple[Tally, float, float]:
+    warm = Tally()
+    _sync_phase(call, threads, warmup, warm)
     tally = Tally()
-    for phase, span in (("warmup", warmup), ("timed", duration)):
-        if phase == "timed":
-            errors, first = tally.errors, tally.first_error
-            tally = Tally()
-            tally.errors, tally.first_error = errors, first
-            if profile is not None:
-                profile.enable()
-            cpu0, t0 = time.process_time(), clock()
-        deadline = clock() + span
-        while clock() < deadline:
-            s = clock()
-            try:
-                call()
-            except Exception as exc:
-                tally.fail(exc)
-                time.sleep(0.01)
-                continue
-            tally.latencies.append(clock() - s)
-    wall, cpu = clock() - t0, time.process_time() - cpu0
+    tally.errors, tally.first_error = warm.errors, warm.first_error
+    if profile is not None:
+        profile.enable()
+    cpu0, t0 = time.process_time(), time.perf_counter()
+    _sync_phase(call, threads, duration, tally)
+    wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
     if profile is not None:
         profile.disable()
     return tally, wall, cpu
@@ -225,11 +261,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     profile = cProfile.Profile() if args.profile else None
     name = args.contender
     if name in SYNC:
-        if args.concurrency != 1:
+        if args.concurrency != 1 and name not in THREADED:
             raise SystemExit(f"{name} is measured at concurrency 1 only")
-        factory = chain_sync if name == "chain-sync" else wechatpayv3_sync
+        factory = {"chain-sync": chain_sync, "chain-sync-handoff": chain_sync_handoff}.get(name, wechatpayv3_sync)
         with factory(base_url, keys, args.workload) as call:
-            tally, wall, cpu = drive_sync(call, args.warmup, args.duration, profile)
+            tally, wall, cpu = drive_sync(call, args.warmup, args.duration, profile, threads=args.concurrency)
     else:
 
         async def main() -> tuple[Tally, float, float]:

@@ -5,9 +5,10 @@
 Starts ``server.py`` (pre-signed rotating answers), then for each round, each workload (GET with a query,
 POST with the ≈3 KB product-coupon body) and each concurrency (1, 16, 64) runs every contender once, in a
 rotated order, each in a fresh process (``contenders.py``) so that its process CPU time and peak RSS are
-its own. Figures are medians over rounds; ratios are the median over rounds of the per-round ratio to
-the floor client measured in the same round. Then the micro-figures (``micro.py``) and the
-10,000-in-flight memory figure (``memory.py``).
+its own. ``SyncClient`` (``chain-sync``) and the hand-off design it replaced (``chain-sync-handoff``) run at
+concurrency 1 and as 16 threads sharing one client. Figures are medians over rounds; ratios are the median
+over rounds of the per-round ratio to the floor client measured in the same round. Then the micro-figures
+(``micro.py``) and the 10,000-in-flight memory figure (``memory.py``).
 """
 
 from __future__ import annotations
@@ -36,13 +37,14 @@ WORKLOADS = ("get", "post")
 METRICS = ("rps", "cpu_us", "p50_ms", "p99_ms", "rss_mb")
 EXTRA = ("machine_busy_cores",)
 TARGET_RPS, TARGET_CPU, TARGET_VS_PEER, TARGET_CHAIN_US = 0.90, 1.10, 3.0, 5.0
+TARGET_SYNC_CPU, TARGET_SYNC_RPS = 1.15, 0.85  # issue 16: SyncClient CPU/req vs Client, req/s vs the floor
 
 
 def contenders_for(concurrency: int, have_peer: bool) -> list[str]:
     names = ["floor", "chain", "bare"]
-    if concurrency == 1:
-        names.append("chain-sync")
-    else:
+    if concurrency <= 16:
+        names += ["chain-sync", "chain-sync-handoff"]  # at 16: threads sharing one client
+    if concurrency > 1:
         names.append("floor-pool2")
     if have_peer:
         names.append("wechatpayv3-async")
@@ -112,6 +114,14 @@ def aggregate(samples: dict[tuple[str, int, str], list[dict[str, Any]]]) -> list
                 if "failed" not in r and "failed" not in f and f[metric]
             ]
             row[f"{metric}_x_floor"] = statistics.median(ratios) if ratios else None
+        chains = samples.get((workload, concurrency, "chain"), [])
+        for metric in ("rps", "cpu_us"):  # the same per-round ratios, to the async client
+            ratios = [
+                r[metric] / c[metric]
+                for r, c in zip(runs, chains, strict=False)
+                if "failed" not in r and "failed" not in c and c[metric]
+            ]
+            row[f"{metric}_x_chain"] = statistics.median(ratios) if ratios else None
         rows.append(row)
     return rows
 
@@ -168,6 +178,18 @@ def check_targets(rows: list[dict[str, Any]], micro: dict[str, Any] | None) -> l
             ratio = chain16["rps"] / peer16["rps"]
             out.append({"target": f"{workload} c=16: chain ≥ {TARGET_VS_PEER} × wechatpayv3 async",
                         "value": ratio, "ok": ratio >= TARGET_VS_PEER})
+        sync1 = by.get((workload, 1, "chain-sync"))
+        if sync1:
+            cpu, rps = sync1.get("cpu_us_x_chain"), sync1.get("rps_x_floor")
+            out.append({"target": f"{workload} c=1: SyncClient CPU/req ≤ {TARGET_SYNC_CPU} × Client",
+                        "value": cpu, "ok": cpu is not None and cpu <= TARGET_SYNC_CPU})
+            out.append({"target": f"{workload} c=1: SyncClient req/s ≥ {TARGET_SYNC_RPS} × floor",
+                        "value": rps, "ok": rps is not None and rps >= TARGET_SYNC_RPS})
+        sync16, handoff16 = by.get((workload, 16, "chain-sync")), by.get((workload, 16, "chain-sync-handoff"))
+        if sync16 and handoff16:
+            ratio = sync16["rps"] / handoff16["rps"]
+            out.append({"target": f"{workload} 16 threads: SyncClient req/s ≥ 1.0 × the hand-off design",
+                        "value": ratio, "ok": ratio >= 1.0})
     if micro:
         value = micro["timings_us"]["chain_template_warm_us"]
         out.append({"target": f"7-segment chain + template ≤ {TARGET_CHAIN_US} µs", "value": value,
@@ -232,7 +254,8 @@ def main(argv: list[str] | None = None) -> None:
             print(f"[{time.monotonic() - started:5.0f}s] memory done", file=log, flush=True)
 
     order = {name: i for i, name in enumerate(
-        ["floor", "chain", "chain-sync", "floor-pool2", "bare", "wechatpayv3-async", "wechatpayv3-sync"])}
+        ["floor", "chain", "chain-sync", "chain-sync-handoff", "floor-pool2", "bare", "wechatpayv3-async",
+         "wechatpayv3-sync"])}
     rows = sorted(aggregate(samples), key=lambda r: (
         WORKLOADS.index(r["workload"]), r["concurrency"], order.get(r["contender"], 99)))
     targets = check_targets(rows, micro)
@@ -253,6 +276,12 @@ def main(argv: list[str] | None = None) -> None:
     print(f"rounds={args.rounds} duration={args.duration}s warmup={args.warmup}s python={settings['python']} "
           f"(medians over rounds; ×floor = median per-round ratio to the floor client)")
     print(format_rows(rows))
+    sync_rows = [r for r in rows if r["contender"].startswith("chain-sync") and r.get("cpu_us_x_chain")]
+    if sync_rows:
+        print("\nsync clients against the async Client (median per-round ratios; c=16 = 16 threads, one client)")
+        for r in sync_rows:
+            print(f"  {r['workload']:5s} c={r['concurrency']:<3d} {r['contender']:18s} "
+                  f"CPU/req {r['cpu_us_x_chain']:.2f} × Client   req/s {r['rps_x_chain']:.2f} × Client")
     if micro:
         print("\nmicro (µs per call, median)")
         for name, value in micro["timings_us"].items():

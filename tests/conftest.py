@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -131,3 +133,32 @@ async def fake(keys: Keys) -> AsyncIterator[FakeWeChat]:
     app.router.add_route("*", "/{tail:.*}", state.handle)
     async with serve(app) as state.server:
         yield state
+
+
+@pytest.fixture
+def fake_thread(keys: Keys) -> Iterator[FakeWeChat]:
+    """A FakeWeChat served from a thread of its own, so blocking clients can call it from any thread."""
+    loop = asyncio.new_event_loop()
+    state = FakeWeChat(keys)
+    ready = threading.Event()
+
+    async def start() -> None:
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", state.handle)
+        state.server = TestServer(app)
+        await state.server.start_server()
+
+    def run() -> None:
+        loop.run_until_complete(start())
+        ready.set()
+        loop.run_forever()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    assert ready.wait(10)
+    yield state
+    assert state.server is not None
+    asyncio.run_coroutine_threadsafe(state.server.close(), loop).result(10)
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(10)
+    loop.close()

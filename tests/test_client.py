@@ -337,39 +337,9 @@ def test_response_is_immutable() -> None:
 
 
 @pytest.fixture
-def fake_sync(keys: Keys) -> Any:
+def fake_sync(fake_thread: FakeWeChat) -> Any:
     """A FakeWeChat running in its own thread, for the blocking client."""
-    import threading
-
-    loop = asyncio.new_event_loop()
-    state = FakeWeChat(keys)
-    ready = threading.Event()
-
-    async def start() -> Any:
-        from aiohttp.test_utils import TestServer
-
-        app = web.Application()
-        app.router.add_route("*", "/{tail:.*}", state.handle)
-        server = TestServer(app)
-        await server.start_server()
-        state.server = server
-        return server
-
-    def run() -> None:
-        asyncio.set_event_loop(loop)
-        loop.run_until_complete(start())
-        ready.set()
-        loop.run_forever()
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    ready.wait(5)
-    yield state.base_url, keys, state.certs()
-    assert state.server is not None
-    asyncio.run_coroutine_threadsafe(state.server.close(), loop).result(5)
-    loop.call_soon_threadsafe(loop.stop)
-    thread.join(5)
-    loop.close()
+    return fake_thread.base_url, fake_thread.keys, fake_thread.certs()
 
 
 async def test_default_headers_on_injected_sessions_and_public_key_serial(fake: FakeWeChat) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import logging
 import platform
 import time
@@ -188,6 +189,7 @@ class Client:
         self._closed = False
         self._loop: asyncio.AbstractEventLoop | None = None  # the loop this client serves (wechatpay_chain._loops)
         self._inflight = 0
+        self._socket_factory: Callable[[Any], Any] | None = None  # SyncClient: tracks its sockets (fork safety)
         self._root = Node(self, "")
         # Guzzle request options given once to Builder.factory (http_errors, debug, verify): every call's defaults.
         self._call_defaults: dict[str, Any] | None = None
@@ -298,13 +300,30 @@ class Client:
         if session is None:
             limit, per_host = self._limits
             session = self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=limit, limit_per_host=per_host, keepalive_timeout=30),
+                connector=aiohttp.TCPConnector(
+                    limit=limit, limit_per_host=per_host, keepalive_timeout=30, socket_factory=self._socket_factory
+                ),
                 timeout=self.timeout,
                 headers=self._base_headers,
                 raise_for_status=False,
                 middlewares=(self._middleware,) if self._middleware else (),
             )
         return session
+
+    def _sibling(self, certificates: CertificateManager | None) -> Client:
+        """A client sharing this one's settings, signer and verifier (so its keys) but with its own session, loop
+        binding and chain cache: :class:`SyncClient` makes one per thread. ``certificates`` stands in for the
+        manager, whose tasks belong to this client's loop."""
+        twin = object.__new__(Client)
+        twin.__dict__.update((k, v) for k, v in self.__dict__.items() if not isinstance(v, Node))
+        twin._session, twin._loop, twin._inflight, twin._closed = None, None, 0, False
+        twin._socket_factory = None
+        twin._root = Node(twin, "")
+        twin._certificates = certificates
+        if certificates is not None and self._middleware is not None:
+            twin._middleware = copy.copy(self._middleware)
+            twin._middleware.on_unknown_serial = certificates.on_unknown_serial
+        return twin
 
     # -- request pipeline -----------------------------------------------------------------------------------
     def _call(

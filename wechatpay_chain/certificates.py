@@ -303,6 +303,17 @@ class CertificateManager:
             return False
         return self._verifier.key(serial) is not None
 
+    def settled(self) -> bool:
+        """True when :meth:`ensure_loaded` has nothing to do (so a caller on another loop may skip it)."""
+        if self._closed or not self.periodic:
+            return True
+        return self._background is not None and (self._loaded or bool(self._verifier.serials))
+
+    def forget_tasks(self) -> None:
+        """In a forked child: drop the parent's refresh tasks (they belong to its loop) so refreshes start afresh."""
+        self._background = None
+        self._inflight = None
+
     # -- background -------------------------------------------------------------------------------------
     def _start(self) -> None:
         if self._background is None and not self._closed:
