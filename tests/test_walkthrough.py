@@ -119,3 +119,17 @@ def test_payer_command_without_a_number_says_which_number(capsys: pytest.Capture
     assert exit_.value.code == 2
     err = capsys.readouterr().err
     assert "wechatpay-chain sandbox payer: error: pay needs the number: pay NUMBER, NUMBER = its out_trade_no" in err
+
+
+def test_the_payer_pays_integer_fen_only() -> None:
+    with SyncSandbox() as sb, sb.client() as wxpay:
+        wxpay.v3.pay.transactions.native.post(json={
+            "appid": "wxd678efh567hg6787", "mchid": sb.mchid, "description": "d", "out_trade_no": "N000002",
+            "amount": {"total": 100}, "notify_url": "http://127.0.0.1:9/notify",
+        })
+        for bad in (9.9, 50.0, "50", True):
+            with pytest.raises(TypeError, match=rf"^amount must be integer fen \(分, 1 元 = 100 分\), got {bad!r}$"):
+                sb.pay("N000002", amount=bad)
+        query = wxpay.v3.pay.transactions.outTradeNo._out_trade_no_.get
+        assert query(out_trade_no="N000002", query={"mchid": sb.mchid}).json()["trade_state"] == "NOTPAY"
+        assert sb.pay("N000002", amount=50)["amount"]["payer_total"] == 50

@@ -375,6 +375,8 @@ class Ledger:
             when: float | None = None, bank_type: str = "OTHERS") -> Order:
         """The payer pays: ``NOTPAY → SUCCESS`` (``amount`` is what the payer paid, ≤ total; the rest is a
         discount). Raises :class:`Failure` if the order cannot be paid."""
+        if amount is not None and (isinstance(amount, bool) or not isinstance(amount, int)):
+            raise TypeError(f"amount must be integer fen (分, 1 元 = 100 分), got {amount!r}")
         self._payable(order)
         paid = order.total if amount is None else amount
         if not 1 <= paid <= order.total:
