@@ -3,6 +3,7 @@ error that names what was wrong and what to do, before any I/O."""
 
 from __future__ import annotations
 
+import json
 import runpy
 import socket
 import sys
@@ -11,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from wechatpay_chain import Client, ConfigError, SyncClient
+from wechatpay_chain import Client, ConfigError, SyncClient, TemplateError
 from wechatpay_chain.sandbox import Sandbox, SyncSandbox
 from wechatpay_chain.sandbox.__main__ import clock_command
 from wechatpay_chain.sandbox.payments._cli import payer_command
@@ -133,3 +134,29 @@ def test_the_payer_pays_integer_fen_only() -> None:
         query = wxpay.v3.pay.transactions.outTradeNo._out_trade_no_.get
         assert query(out_trade_no="N000002", query={"mchid": sb.mchid}).json()["trade_state"] == "NOTPAY"
         assert sb.pay("N000002", amount=50)["amount"]["payer_total"] == 50
+
+
+async def test_requests_habits_are_explained_before_any_io() -> None:
+    """``json=json.dumps(body)``, ``data=``/``params=`` and the body as the positional mapping."""
+    async with Sandbox() as sb, sb.client() as wxpay:
+        body = {
+            "appid": "wxd678efh567hg6787", "mchid": sb.mchid, "description": "d", "out_trade_no": "N000003",
+            "amount": {"total": 100}, "notify_url": "http://127.0.0.1:9/notify",
+        }
+        native = wxpay.v3.pay.transactions.native
+        with pytest.raises(TemplateError, match=r"^json: is str, and every WeChat Pay body is a JSON object: pass "
+                                                r"the dict itself \(json=body\), or already-serialised text as body="):
+            await native.post(json=json.dumps(body))
+        with pytest.raises(TemplateError, match=r"^json: is bytes"):
+            await native.post(json=json.dumps(body).encode())
+        with pytest.raises(TemplateError, match=r"unknown option 'data' .*did you mean the option 'json'\?"):
+            await native.post(data=body)
+        query = wxpay.v3.pay.transactions.outTradeNo._out_trade_no_
+        with pytest.raises(TemplateError, match=r"unknown option 'params' .*did you mean the option 'query'\?"):
+            await query.get(out_trade_no="N000003", params={"mchid": sb.mchid})
+        with pytest.raises(TemplateError, match=r"the positional mapping is the options array \(PHP's \['json' => "
+                                                r"\[\.\.\.\]\]\), not the request body: post\(json=body\)"):
+            await native.post(body)
+        with pytest.raises(TemplateError, match=r"unknown option 'jsno' .*did you mean the option 'json'\?"):
+            await native.post({"jsno": body})  # a typo of the option, not the body: no body hint
+        assert (await native.post(json=body)).status == 200  # the right call goes through

@@ -112,6 +112,11 @@ def _float_amount(payload: dict[str, Any]) -> str | None:
 
 def encode(payload: Any) -> bytes:
     """Serialise ``json=`` once; a value WeChat Pay cannot take is a :class:`TemplateError` naming its member."""
+    if isinstance(payload, str | bytes | bytearray):  # json=json.dumps(body) would send a JSON *string*
+        raise TemplateError(
+            f"json: is {type(payload).__name__}, and every WeChat Pay body is a JSON object: pass the dict itself "
+            "(json=body), or already-serialised text as body=... (signed and sent as given)"
+        )
     try:
         body = orjson.dumps(payload, default=_default, option=_OPTIONS)
     except TypeError as exc:

@@ -105,6 +105,11 @@ def split_options(
         else:
             if key in GUZZLE_REFUSED:
                 raise TemplateError(f"option {key!r} (Guzzle) has no equivalent here: {GUZZLE_REFUSED[key]}")
+            if isinstance(options, Mapping) and key in options and not any(_near(k, names) for k in options):
+                raise TemplateError(  # post(body) where PHP's post(['json' => body]) was meant
+                    f"unknown option {key!r} for {template.source!r}: the positional mapping is the options array "
+                    "(PHP's ['json' => [...]]), not the request body: post(json=body) or post({'json': body})"
+                )
             raise unknown_option(key, template)
     return values, opts
 
@@ -127,12 +132,21 @@ def closest(key: str, candidates: Iterable[str]) -> str | None:
     )
 
 
+def _near(key: object, names: Iterable[str]) -> bool:
+    """Whether ``key`` is, or looks like a typo of, a placeholder or an option."""
+    return isinstance(key, str) and (key in _IDIOMS or closest(key, [*names, *OPTION_KEYS]) is not None)
+
+
+#: requests/aiohttp habits → the option meant here.
+_IDIOMS = {"data": "json", "params": "query", "content": "body", "files": "body"}
+
+
 def unknown_option(key: object, template: Template) -> TemplateError:
     """A :class:`TemplateError` naming the unknown key, with the closest placeholder or option (difflib)."""
     names = sorted(template.names)
     if not isinstance(key, str):
         return TemplateError(f"option names must be strings, got {key!r} for {template.source!r}")
-    close = closest(key, [*names, *OPTION_KEYS])
+    close = _IDIOMS.get(key) or closest(key, [*names, *OPTION_KEYS])
     hint = ""
     if close is not None:
         hint = f"did you mean the {'placeholder' if close in template.names else 'option'} {close!r}? "
