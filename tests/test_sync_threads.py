@@ -239,3 +239,22 @@ def test_a_forked_child_uses_the_parents_client_without_sharing_its_sockets(
     wxpay.close()
     assert sockets_return_to(before)
     assert [s.target for s in fake_thread.seen].count("/v3/child") == 2
+
+
+def test_close_from_a_hook_on_the_background_loop_does_not_deadlock(fake_thread: FakeWeChat) -> None:
+    """A promise's hooks run on the background loop thread, which cannot wait for its own loop to close."""
+    done = threading.Event()
+    ran_in: list[threading.Thread] = []
+
+    def hook(event: RequestEvent) -> None:
+        ran_in.append(threading.current_thread())
+        wxpay.close()
+        done.set()
+
+    wxpay = client_of(fake_thread, hooks=[hook])
+    promise = wxpay.v3.bye.getAsync()
+    assert done.wait(10)
+    assert promise.wait().status == 200  # the answer had been read when the hook ran
+    [home] = ran_in
+    home.join(10)
+    assert home.name == "wechatpay-chain-sync" and not home.is_alive() and wxpay.client.closed

@@ -130,7 +130,14 @@ class _Home(_Resources):
         self.thread = threading.Thread(target=self.loop.run_forever, name="wechatpay-chain-sync", daemon=True)
         self.thread.start()
 
-    def shutdown(self, template: Client) -> None:
+    def shutdown(self, template: Client, *, wait: bool = True) -> None:
+        """``wait=False`` when closed from this loop's own thread (a hook, or garbage collection there), which
+        cannot wait for its own loop: the session closes there, then the loop stops and the thread ends."""
+        if not wait:
+            loop = self.loop
+            loop.call_soon_threadsafe(lambda: loop.create_task(template.aclose()).add_done_callback(
+                lambda _: loop.stop()))
+            return
         try:
             asyncio.run_coroutine_threadsafe(template.aclose(), self.loop).result()
         finally:
@@ -251,6 +258,7 @@ class _Pool:
             lanes, home = self.lanes, self.home
             self.lanes, self.home = [], None
         template = self.template
+        on_home = home is not None and threading.current_thread() is home.thread
 
         def shutdown() -> None:
             errors: list[BaseException] = []
@@ -260,7 +268,7 @@ class _Pool:
                 except Exception as exc:  # close the others all the same
                     errors.append(exc)
             if home is not None:
-                home.shutdown(template)
+                home.shutdown(template, wait=not on_home)
             else:  # the template never did I/O: close it (and its certificate manager) on a throwaway loop
                 loop = asyncio.new_event_loop()
                 try:
