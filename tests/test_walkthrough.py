@@ -160,3 +160,15 @@ async def test_requests_habits_are_explained_before_any_io() -> None:
         with pytest.raises(TemplateError, match=r"unknown option 'jsno' .*did you mean the option 'json'\?"):
             await native.post({"jsno": body})  # a typo of the option, not the body: no body hint
         assert (await native.post(json=body)).status == 200  # the right call goes through
+
+
+@pytest.mark.parametrize(("data", "kind"), [('"{\\"a\\": 1}"', "string"), ("100", "number"), ("null", "null")])
+def test_cli_data_must_be_a_json_object(data: str, kind: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from wechatpay_chain.cli import main
+
+    with SyncSandbox() as sb:
+        config = sb.write_config(tmp_path)
+        assert main(["request", "-c", str(config), "v3.pay.transactions.native", "-d", data]) == 1
+        assert not sb.sandbox.engine.seen  # refused before any request
+    err = capsys.readouterr().err
+    assert f"wechatpay-chain: error: --data must be a JSON object ({{...}}), not a JSON {kind}" in err

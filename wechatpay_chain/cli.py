@@ -344,9 +344,13 @@ def _data(data: str | None) -> Any:
         except OSError as exc:
             raise UsageError(f"cannot read --data file {data[1:]!r}: {exc.strerror or exc}") from None
     try:
-        return json.loads(text)
+        doc = json.loads(text)
     except ValueError as exc:
         raise UsageError(f"--data is not JSON: {exc}") from None
+    if not isinstance(doc, dict | list):  # e.g. a doubly quoted object from a shell script
+        kind = {str: "string", bool: "true/false", int: "number", float: "number"}.get(type(doc), "null")
+        raise UsageError(f"--data must be a JSON object ({{...}}), not a JSON {kind}")
+    return doc
 
 
 def _pairs(items: Sequence[str], option: str, sep: str) -> list[tuple[str, str]]:
