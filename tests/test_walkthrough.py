@@ -3,12 +3,14 @@ error that names what was wrong and what to do, before any I/O."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import runpy
 import socket
 import sys
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -172,3 +174,18 @@ def test_cli_data_must_be_a_json_object(data: str, kind: str, tmp_path: Path, ca
         assert not sb.sandbox.engine.seen  # refused before any request
     err = capsys.readouterr().err
     assert f"wechatpay-chain: error: --data must be a JSON object ({{...}}), not a JSON {kind}" in err
+
+
+async def test_query_dates_are_yyyy_mm_dd_and_datetimes_are_explained() -> None:
+    async with Sandbox() as sb, sb.client() as wxpay:
+        await wxpay.v3.pay.transactions.native.post(json={
+            "appid": "wxd678efh567hg6787", "mchid": sb.mchid, "description": "d", "out_trade_no": "N000004",
+            "amount": {"total": 100}, "notify_url": "http://127.0.0.1:9/notify",
+        })
+        sb.pay("N000004")
+        today = dt.datetime.fromtimestamp(sb.clock.now(), ZoneInfo("Asia/Shanghai")).date()
+        r = await wxpay.v3.bill.tradebill.get(query={"bill_date": today})
+        assert r.status == 200 and "download_url" in r.json()
+        assert sb.engine.seen[-1].target.endswith(f"bill_date={today.isoformat()}")
+        with pytest.raises(TemplateError, match=r"^'bill_date' is a datetime: give a date \(value\.date\(\) → "):
+            await wxpay.v3.bill.tradebill.get(query={"bill_date": dt.datetime.now(ZoneInfo("Asia/Shanghai"))})

@@ -7,6 +7,7 @@ A missing or ``None`` value is an error, never an empty segment.
 
 from __future__ import annotations
 
+import datetime
 import re
 from collections.abc import Mapping
 from decimal import Decimal
@@ -48,7 +49,8 @@ def _reserved(value: str) -> str:
 
 
 def format_value(name: str, value: Any) -> str:
-    """Render a placeholder or query value: str, int, Decimal, finite float, bool (true/false)."""
+    """Render a placeholder or query value: str, int, Decimal, finite float, bool (true/false), date
+    (YYYY-MM-DD)."""
     if isinstance(value, str):
         return value
     if isinstance(value, bool):
@@ -57,7 +59,14 @@ def format_value(name: str, value: Any) -> str:
         return str(value)
     if isinstance(value, Decimal) or (isinstance(value, float) and value == value and abs(value) != float("inf")):
         return str(value)
-    raise TemplateError(f"{name!r} must be a string or a number, not {type(value).__name__}")
+    if isinstance(value, datetime.datetime):  # before date: a datetime is a date too
+        raise TemplateError(
+            f"{name!r} is a datetime: give a date (value.date() → YYYY-MM-DD, as bill_date takes) or the text the "
+            "API documents for it"
+        )
+    if isinstance(value, datetime.date):
+        return value.isoformat()  # bill_date=2026-01-02, as json= renders a date
+    raise TemplateError(f"{name!r} must be a string, a number or a date, not {type(value).__name__}")
 
 
 class Template:
