@@ -182,6 +182,14 @@ async def test_clock_advances_schedules_and_knows_china_midnight(sb: Sandbox) ->
     assert clock.china_now().utcoffset() == dt.timedelta(hours=8) and clock.rfc3339().endswith("+08:00")
     with pytest.raises(ValueError, match="forward"):
         clock.advance(-1)
+    before = clock.offset
+    for bad in (float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="finite"):
+            clock.advance(bad)
+    for wrong in ("60", True, None):
+        with pytest.raises(TypeError, match="seconds"):
+            clock.advance(wrong)  # type: ignore[arg-type]
+    assert clock.offset == before  # nothing half-done
 
 
 async def test_admin_clock_is_loopback_http(sb: Sandbox, wxpay: Client) -> None:

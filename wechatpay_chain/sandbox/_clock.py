@@ -14,6 +14,7 @@ import contextlib
 import datetime as _dt
 import heapq
 import itertools
+import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -77,9 +78,14 @@ class Clock:
 
         Safe to call from any thread: jobs run on the sandbox's event loop.
         """
-        seconds = delta.total_seconds() if isinstance(delta, _dt.timedelta) else float(delta)
-        if seconds < 0:
-            raise ValueError("the sandbox clock only moves forward; advance() takes a non-negative amount")
+        if isinstance(delta, _dt.timedelta):
+            seconds = delta.total_seconds()
+        elif isinstance(delta, (int, float)) and not isinstance(delta, bool):
+            seconds = float(delta)
+        else:
+            raise TypeError(f"advance() takes seconds (int or float) or a timedelta, not {type(delta).__name__}")
+        if not math.isfinite(seconds) or seconds < 0:
+            raise ValueError(f"the sandbox clock only moves forward by a finite amount; advance() got {seconds!r}")
         self.offset += seconds
         self._poke()
         return self.now()
