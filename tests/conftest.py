@@ -17,6 +17,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from wechatpay_chain import Client
+from wechatpay_chain.sandbox import Sandbox
 from wechatpay_chain.testing import KeyPair, RequestCheckError, check_request, generate_key_pair, sign_response_headers
 
 #: Known-answer vectors and keys from the official SDKs, kept inside the repository (see vectors/README.md).
@@ -162,3 +163,22 @@ def fake_thread(keys: Keys) -> Iterator[FakeWeChat]:
     loop.call_soon_threadsafe(loop.stop)
     thread.join(10)
     loop.close()
+
+
+def keyed_sandbox(keys: Keys, **options: Any) -> Sandbox:
+    """A sandbox holding this session's merchant, platform and public keys (fresh keys cost ~100 ms each)."""
+    return Sandbox(merchant=keys.merchant, platform=keys.platform, public_key=keys.platform2, **options)
+
+
+@pytest.fixture
+async def sb(keys: Keys) -> AsyncIterator[Sandbox]:
+    """A running sandbox; modules that need a frozen protocol clock or extra routes override it."""
+    async with keyed_sandbox(keys) as box:
+        yield box
+
+
+@pytest.fixture
+async def wxpay(sb: Sandbox) -> AsyncIterator[Client]:
+    """``sb.client()`` without retries, so a test sees every answer as sent."""
+    async with sb.client(retry=None) as client:
+        yield client

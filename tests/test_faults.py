@@ -11,11 +11,12 @@ import asyncio
 import os
 import socket
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import aiohttp
 import pytest
 from conftest import FakeWeChat, Keys
+from conftest import keyed_sandbox as sandbox
 from reliability_workload import (
     BRAND,
     PATIENT,
@@ -37,16 +38,6 @@ from wechatpay_chain.signing import parse_authorization
 N = int(os.environ.get("WECHATPAY_FAULTS_N", "400"))
 C = int(os.environ.get("WECHATPAY_FAULTS_C", "32"))
 #: Enough attempts that an idempotent request failing 20 times in a row (p ≈ 0.45²⁰) does not happen.
-
-
-def sandbox(keys: Keys, **options: object) -> Sandbox:
-    return Sandbox(merchant=keys.merchant, platform=keys.platform, public_key=keys.platform2, **options)  # type: ignore[arg-type]
-
-
-@pytest.fixture
-async def sb(keys: Keys) -> AsyncIterator[Sandbox]:
-    async with sandbox(keys) as box:
-        yield box
 
 
 @pytest.mark.slow

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import re
 import socket
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -28,12 +27,6 @@ from wechatpay_chain.sandbox import Sandbox, SyncSandbox
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "callbacks.md"
 PAID = {"out_trade_no": "T-1001", "trade_state": "SUCCESS"}
-
-
-@pytest.fixture
-async def sb(keys: Keys) -> AsyncIterator[Sandbox]:
-    async with Sandbox(merchant=keys.merchant, platform=keys.platform, public_key=keys.platform2) as box:
-        yield box
 
 
 async def notify_app(wxpay: Any, seen: list[Notification], *, fail: bool = False) -> web.Application:

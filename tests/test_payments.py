@@ -56,12 +56,6 @@ async def sb(keys: Keys) -> AsyncIterator[Sandbox]:
 
 
 @pytest.fixture
-async def wxpay(sb: Sandbox) -> AsyncIterator[Client]:
-    async with sb.client(retry=None) as client:
-        yield client
-
-
-@pytest.fixture
 async def inbox(wxpay: Client) -> AsyncIterator[Inbox]:
     box = Inbox()
     verified = aiohttp_handler(wxpay, box.notes.append)

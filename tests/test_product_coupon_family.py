@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
 import pytest
 from aiohttp import web
 from conftest import Keys, serve
+from conftest import keyed_sandbox as box
 from test_schema import CALLS
 
 from wechatpay_chain import APIError, Client
@@ -24,22 +24,6 @@ from wechatpay_chain.schema import NOTIFICATIONS, validate_response
 PC = "v3/marketing/partner/product-coupon"
 BRAND = "120344"
 APPID = "wx233544546545989"
-
-
-def box(keys: Keys, **options: Any) -> Sandbox:
-    return Sandbox(merchant=keys.merchant, platform=keys.platform, public_key=keys.platform2, **options)
-
-
-@pytest.fixture
-async def sb(keys: Keys) -> AsyncIterator[Sandbox]:
-    async with box(keys) as sandbox:
-        yield sandbox
-
-
-@pytest.fixture
-async def wxpay(sb: Sandbox) -> AsyncIterator[Client]:
-    async with sb.client(retry=None) as client:
-        yield client
 
 
 def stock(sb: Sandbox, *, max_count: int = 100, per_day: int | None = None, per_user: int | None = None,

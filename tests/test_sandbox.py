@@ -17,6 +17,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 from conftest import REFERENCE, Keys, serve
+from conftest import keyed_sandbox as sandbox
 from test_schema import CALLS
 from test_schema import CASES as SCHEMA_CASES
 
@@ -38,22 +39,6 @@ from wechatpay_chain.types import CreateProductCouponRequest
 PREFIX = "v3/marketing/partner/product-coupon/product-coupons"
 BRAND = "120344"
 FAST_RETRY = RetryPolicy(attempts=3, backoff=0.0, max_backoff=0.0)
-
-
-def sandbox(keys: Keys, **options: Any) -> Sandbox:
-    return Sandbox(merchant=keys.merchant, platform=keys.platform, public_key=keys.platform2, **options)
-
-
-@pytest.fixture
-async def sb(keys: Keys) -> AsyncIterator[Sandbox]:
-    async with sandbox(keys) as box:
-        yield box
-
-
-@pytest.fixture
-async def wxpay(sb: Sandbox) -> AsyncIterator[Client]:
-    async with sb.client(retry=None) as client:
-        yield client
 
 
 def coupon(out_request_no: str, usage_mode: str = "PROGRESSIVE_BUNDLE", **changes: Any) -> CreateProductCouponRequest:

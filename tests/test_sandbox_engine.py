@@ -19,6 +19,7 @@ import orjson
 import pytest
 from aiohttp import web
 from conftest import Keys, serve
+from conftest import keyed_sandbox as box
 
 from wechatpay_chain import APIError, Client
 from wechatpay_chain.media import Media
@@ -47,10 +48,6 @@ PAY = obj(
 ORDER = {"appid": "wx1", "mchid": "1900000109", "out_trade_no": "T_000001", "amount": {"total": 100}}
 
 
-def box(keys: Keys, **options: Any) -> Sandbox:
-    return Sandbox(merchant=keys.merchant, platform=keys.platform, public_key=keys.platform2, **options)
-
-
 @pytest.fixture
 async def sb(keys: Keys) -> AsyncIterator[Sandbox]:
     async with box(keys) as sandbox:
@@ -64,12 +61,6 @@ async def sb(keys: Keys) -> AsyncIterator[Sandbox]:
 
         sandbox.calls = calls  # type: ignore[attr-defined]
         yield sandbox
-
-
-@pytest.fixture
-async def wxpay(sb: Sandbox) -> AsyncIterator[Client]:
-    async with sb.client(retry=None) as client:
-        yield client
 
 
 async def error(call: Any) -> APIError:
